@@ -1,0 +1,1 @@
+"""Shared test helpers: the session's embedded database, and one database per test."""

@@ -1,0 +1,89 @@
+"""The `parley` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from parley.eventstore.datastore import DatabaseSetupError
+from parley.tools.config import ConfigError, Settings, load_settings
+from parley.tools.logs import configure_logging
+
+log = logging.getLogger("parley")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class UsageError(Exception):
+    """Raised when a command is given arguments it cannot act on."""
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from parley.eventstore.embedded import EmbeddedServer
+
+    server = EmbeddedServer(settings.data_dir)
+    if args.action == "start":
+        if not settings.embedded:
+            raise UsageError("PARLEY_MONGODB_URI is set: Parley does not manage that server")
+        print(f"embedded database: running at {server.ensure_running()}")
+    elif args.action == "stop":
+        print("embedded database: stopped" if server.stop() else "embedded database: not running")
+    elif not settings.embedded:
+        from parley.eventstore.connection import open_client
+        from parley.eventstore.datastore import redact_uri
+
+        open_client(settings.mongodb_uri or "").close()
+        print(f"database: {redact_uri(settings.mongodb_uri or '')} answers (replica set)")
+    else:
+        print(server.status().describe())
+    return 0
+
+
+def _not_built(name: str) -> Handler:
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        raise UsageError(f"'parley {name}' is not built yet (see the README)")
+
+    return handler
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    parser = argparse.ArgumentParser(prog="parley", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    handlers: dict[str, Handler] = {}
+
+    db = commands.add_parser("db", help="the embedded database: status, start, stop")
+    db.add_argument("action", choices=("status", "start", "stop"), nargs="?", default="status")
+    handlers["db"] = _db
+
+    for name, description in (
+        ("run", "everything in one supervisor"),
+        ("bridge", "a WhatsApp transport and the reply process"),
+        ("projector", "every projection, catching up then following"),
+        ("api", "the query API and the dashboard"),
+        ("replay", "rebuild a read model from event 1"),
+        ("audit", "a conversation's full event history"),
+        ("events", "follow the event log"),
+    ):
+        commands.add_parser(name, help=description)
+        handlers[name] = _not_built(name)
+    return parser, handlers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, handlers = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(args.command, settings.log_level)
+        return handlers[args.command](args, settings)
+    except (ConfigError, DatabaseSetupError, UsageError) as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
