@@ -68,7 +68,7 @@ class LearnedStyle:
     emoji_rate: float = 0.0  # emoji per message
     typical_length: int = 0  # median characters per message
     formality: float = 0.5  # 0 casual .. 1 formal
-    samples: int = 0  # messages the figures come from
+    samples: int = 0  # messages the figures were read from, up to a window
 
 
 @dataclass(frozen=True)

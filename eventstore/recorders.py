@@ -13,6 +13,13 @@ Documents and indexes:
 * tracking: `{_id: upstream application name, notification_id}`, one document
   per upstream log, advanced only forwards, in the same transaction as the
   writes it tracks.
+* keys: `{_id: key}`, unique keys claimed by a save (`save(..., unique_keys=[...])`)
+  in the same transaction as its events: a second save claiming a key stores
+  nothing and raises UniqueKeyTaken. Parley keys inbound messages by their
+  WhatsApp id this way, so a redelivery records nothing.
+
+A save may also name the WhatsApp `account` its events belong to; it is kept on
+each event document, so a deployment can shard the events collection by it.
 """
 
 from __future__ import annotations
@@ -41,6 +48,14 @@ from pymongo.errors import DuplicateKeyError
 T = TypeVar("T")
 
 DEFAULT_LOG = "main"
+
+
+class UniqueKeyTaken(IntegrityError):
+    """Raised when a save claims a unique key an earlier save already claimed."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"unique key already claimed: {key}")
+        self.key = key
 
 
 class MongoAggregateRecorder(AggregateRecorder):
@@ -132,6 +147,7 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
         self.log_name = log_name
         self.poll_interval = poll_interval
         self.counters: Collection[Document] = datastore.db[f"{events_collection_name}_counters"]
+        self.keys: Collection[Document] = datastore.db[f"{events_collection_name}_keys"]
 
     def create_indexes(self) -> None:
         super().create_indexes()
@@ -146,16 +162,26 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
             self.counters.update_one(
                 {"_id": self.log_name}, {"$setOnInsert": {"value": 0}}, upsert=True
             )
+            if self.keys.name not in self.datastore.db.list_collection_names(
+                filter={"name": self.keys.name}
+            ):
+                self.datastore.db.create_collection(self.keys.name)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         tracking: Tracking | None = kwargs.get("tracking")
+        unique_keys: Sequence[str] = kwargs.get("unique_keys", ())
+        account: str | None = kwargs.get("account")
         documents = [self._event_document(event) for event in stored_events]
+        if account is not None:
+            for document in documents:
+                document["account"] = account
         if not documents and tracking is None:
             return []
 
         def write(session: ClientSession) -> list[int]:
+            self.claim_keys_in(session, unique_keys)
             ids = self.append_in(session, documents)
             if tracking is not None:
                 self.insert_tracking_in(session, tracking)
@@ -164,6 +190,18 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
         return self.datastore.transaction(
             write, serialise_on=f"{self.counters.name}/{self.log_name}" if documents else ""
         )
+
+    def claim_keys_in(self, session: ClientSession, keys: Sequence[str]) -> None:
+        """Claims unique keys inside the caller's transaction (see UniqueKeyTaken)."""
+        for key in keys:
+            try:
+                self.keys.insert_one({"_id": key}, session=session)
+            except DuplicateKeyError as exc:
+                raise UniqueKeyTaken(key) from exc
+
+    def key_claimed(self, key: str) -> bool:
+        with self.datastore.translated_errors():
+            return self.keys.find_one({"_id": key}, {"_id": 1}) is not None
 
     def append_in(self, session: ClientSession, documents: list[Document]) -> list[int]:
         """Numbers and inserts event documents inside the caller's transaction."""

@@ -1,0 +1,137 @@
+"""Writers in separate processes append to shared aggregates while readers follow
+the log: positions appear once, in order, never below one already read, and a
+conflicting version is refused rather than overwritten."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
+from parley.eventstore.datastore import MongoDatastore
+from parley.eventstore.recorders import MongoApplicationRecorder
+from testkit.writers import append_racing
+
+WRITERS = 4
+APPENDS_PER_WRITER = 60
+
+
+@pytest.fixture
+def recorder(mongo_uri: str, database_name: str) -> MongoApplicationRecorder:
+    datastore = MongoDatastore(mongo_uri, database_name)
+    recorder = MongoApplicationRecorder(datastore, "stored_events", poll_interval=0.2)
+    recorder.create_indexes()
+    return recorder
+
+
+def test_racing_writer_processes_leave_one_ordered_log(
+    recorder: MongoApplicationRecorder, mongo_uri: str, database_name: str
+) -> None:
+    originators = [str(uuid4()) for _ in range(3)]  # few aggregates: writers collide
+    followed: list[Notification] = []
+    polled_ids: list[int] = []
+    done = threading.Event()
+
+    def follow() -> None:
+        with recorder.subscribe(gt=0) as subscription:
+            for notification in subscription:
+                followed.append(notification)
+                if done.is_set() and notification.id == recorder.max_notification_id():
+                    return
+
+    def poll_contiguously() -> None:
+        # Reads from just past what it has seen: any id that became visible before
+        # a lower one would show up here as a gap.
+        last = 0
+        while not done.is_set() or last < (recorder.max_notification_id() or 0):
+            page = recorder.select_notifications(last + 1, 50)
+            assert [n.id for n in page] == list(range(last + 1, last + 1 + len(page)))
+            polled_ids.extend(n.id for n in page)
+            if page:
+                last = page[-1].id
+
+    follower = threading.Thread(target=follow, daemon=True)
+    poller = threading.Thread(target=poll_contiguously, daemon=True)
+    follower.start()
+    poller.start()
+
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=WRITERS, mp_context=spawn) as pool:
+        futures = [
+            pool.submit(
+                append_racing, mongo_uri, database_name, writer, originators, APPENDS_PER_WRITER
+            )
+            for writer in range(WRITERS)
+        ]
+        results = [future.result(timeout=240) for future in futures]
+    done.set()
+    # Wake the follower if it is waiting for a change that already happened.
+    recorder.insert_events([StoredEvent(uuid4(), 1, "end", b"")])
+    follower.join(timeout=60)
+    poller.join(timeout=60)
+    assert not follower.is_alive()
+    assert not poller.is_alive()
+
+    total = recorder.max_notification_id()
+    assert total is not None
+    # The follower saw every position exactly once, strictly increasing.
+    ids = [n.id for n in followed]
+    assert ids == list(range(1, total + 1))
+    assert polled_ids == list(range(1, len(polled_ids) + 1))
+
+    # Every write a writer was told succeeded is stored exactly as it wrote it:
+    # losing writers got IntegrityError, nobody overwrote anybody.
+    written = {(o, v): state for stored, _ in results for (o, v, state) in stored}
+    assert len(written) == sum(len(stored) for stored, _ in results)
+    for originator in originators:
+        events = recorder.select_events(originator_id=UUID(originator))
+        assert [e.originator_version for e in events] == list(range(1, len(events) + 1))
+        for event in events:
+            assert written[(originator, event.originator_version)] == event.state
+    assert sum(len(stored) for stored, _ in results) == total - 1  # minus the "end" event
+    assert sum(conflicts for _, conflicts in results) > 0, "writers never collided"
+
+
+def test_a_conflicting_version_is_refused_and_the_stored_event_kept(
+    recorder: MongoApplicationRecorder,
+) -> None:
+    originator = uuid4()
+    recorder.insert_events([StoredEvent(originator, 1, "t", b"first")])
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(
+            [StoredEvent(originator, 2, "t", b"new"), StoredEvent(originator, 1, "t", b"second")]
+        )
+    assert [(e.originator_version, e.state) for e in recorder.select_events(originator)] == [
+        (1, b"first")
+    ]
+    # The refused transaction consumed no position.
+    assert recorder.max_notification_id() == 1
+    assert recorder.insert_events([StoredEvent(originator, 2, "t", b"next")]) == [2]
+
+
+def test_a_follower_without_wake_ups_still_catches_up_by_polling(
+    recorder: MongoApplicationRecorder,
+) -> None:
+    from parley.eventstore.subscription import MongoSubscription
+
+    subscription = MongoSubscription(recorder, gt=0, poll_interval=0.2, use_change_stream=False)
+    with subscription:
+        recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"a")])
+        assert next(subscription).id == 1
+        recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"b")])
+        assert next(subscription).id == 2
+
+
+def test_a_topic_filtered_follower_skips_other_events(recorder: MongoApplicationRecorder) -> None:
+    wanted = uuid4()
+    for index in range(30):
+        recorder.insert_events([StoredEvent(uuid4(), 1, "noise", b"")])
+        if index % 10 == 9:
+            recorder.insert_events([StoredEvent(wanted, index, "wanted", b"")])
+    with recorder.subscribe(gt=0, topics=["wanted"]) as subscription:
+        seen = [next(subscription) for _ in range(3)]
+    assert [n.topic for n in seen] == ["wanted"] * 3
+    assert [n.id for n in seen] == sorted(n.id for n in seen)
