@@ -215,11 +215,17 @@ class FakeGemini:
         self._script: deque[Scripted] = deque()
         self._random = random.Random(seed)
         self._closing = asyncio.Event()
+        self._arrival = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.base_url = ""  # set by start()
 
     def enqueue(self, *answers: Scripted) -> None:
         self._script.extend(answers)
+
+    async def wait_for_requests(self, count: int) -> None:
+        """Returns once `count` requests have arrived (answered or not)."""
+        async with self._arrival:
+            await self._arrival.wait_for(lambda: len(self.requests) >= count)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -270,6 +276,8 @@ class FakeGemini:
                 body=body,
             )
         )
+        async with self._arrival:
+            self._arrival.notify_all()
         if method != "generateContent":
             return self._json(error_body(404, f"method {method!r} is not faked"), 404)
         self.in_flight += 1
