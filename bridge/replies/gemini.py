@@ -85,9 +85,7 @@ class GeminiReplyModel:
             msg = "GeminiReplyModel needs an API key; use build_reply_model for the offline default"
             raise ValueError(msg)
         self.settings = settings
-        self.breaker = breaker or CircuitBreaker(
-            settings.breaker_failures, settings.breaker_open_ms / 1000, name="gemini"
-        )
+        self.breaker = breaker or shared_breaker(settings)
         self.limit = ConcurrencyLimit(settings.max_concurrency)
         self.retry = RetryPolicy(
             retries=settings.retries,
@@ -172,7 +170,10 @@ class GeminiReplyModel:
             if permit is None:
                 after = f" after {last.code.value}: {last.detail}" if last else ""
                 return CallFailed(
-                    FallbackCode.CIRCUIT_OPEN, f"the circuit is open{after}", False, False
+                    FallbackCode.CIRCUIT_OPEN,
+                    f"the circuit is open{after}",
+                    retryable=False,
+                    service_fault=False,
                 )
             try:
                 outcome = await self._call(permit, contents, config, deadline)
@@ -204,20 +205,24 @@ class GeminiReplyModel:
         config: types.GenerateContentConfig,
         deadline: float,
     ) -> types.GenerateContentResponse | CallFailed:
+        timeout = self._timeout_s
         try:
             async with self.limit.slot(max(0.0, deadline - time.perf_counter())):
-                timeout = min(self._timeout_s, deadline - time.perf_counter())
-                async with asyncio.timeout(max(0.0, timeout)):
+                timeout = max(0.0, min(timeout, deadline - time.perf_counter()))
+                async with asyncio.timeout(timeout):
                     response = await self._client.aio.models.generate_content(
                         model=self.settings.model, contents=contents, config=config
                     )
         except SlotUnavailable:
             # Our own capacity, not the service's health: the breaker is not told.
             return CallFailed(
-                FallbackCode.BUSY, "no call slot came free before the deadline", False, False
+                FallbackCode.BUSY,
+                "no call slot came free before the deadline",
+                retryable=False,
+                service_fault=False,
             )
         except Exception as exc:
-            failure = _classify(exc, self._timeout_s)
+            failure = _classify(exc, timeout)
             if failure is None:
                 raise
             if failure.service_fault:
@@ -283,29 +288,66 @@ class GeminiReplyModel:
 
 # ------------------------------------------------------------------ helpers
 
+_BREAKERS: dict[tuple[str, str, int, int], CircuitBreaker] = {}
+
+
+def shared_breaker(settings: GeminiSettings) -> CircuitBreaker:
+    """The process's one breaker for an endpoint and model: every GeminiReplyModel
+    built for them shares it, so a second instance cannot hammer a failing service."""
+    key = (
+        settings.base_url or "",
+        settings.model,
+        settings.breaker_failures,
+        settings.breaker_open_ms,
+    )
+    breaker = _BREAKERS.get(key)
+    if breaker is None:
+        breaker = _BREAKERS[key] = CircuitBreaker(
+            settings.breaker_failures,
+            settings.breaker_open_ms / 1000,
+            name=f"gemini:{settings.model}",
+        )
+    return breaker
+
 
 def _classify(exc: Exception, timeout_s: float) -> CallFailed | None:
     """What a call's exception means; None for one that is not model trouble."""
     if isinstance(exc, TimeoutError):
-        return CallFailed(FallbackCode.TIMEOUT, f"no answer within {timeout_s:g} s", True, True)
+        return _transient(FallbackCode.TIMEOUT, f"no answer within {timeout_s:.3g} s")
     if isinstance(exc, errors.APIError):
         code = exc.code or 0
         detail = f"{code} {exc.status or ''}".strip()
         if code == 429:
-            return CallFailed(FallbackCode.RATE_LIMITED, detail, True, True, _retry_after(exc))
+            return _transient(FallbackCode.RATE_LIMITED, detail, _retry_after(exc))
         if code == 408:
-            return CallFailed(FallbackCode.TIMEOUT, detail, True, True)
+            return _transient(FallbackCode.TIMEOUT, detail)
         if code >= 500:
-            return CallFailed(FallbackCode.SERVER_ERROR, detail, True, True, _retry_after(exc))
+            return _transient(FallbackCode.SERVER_ERROR, detail, _retry_after(exc))
+        # Our request or our key is wrong: retrying cannot help, the service is fine.
         message = " ".join(str(exc.message or "").split())[:200]
-        return CallFailed(FallbackCode.REJECTED, f"{detail} {message}".strip(), False, False)
+        return CallFailed(
+            FallbackCode.REJECTED,
+            f"{detail} {message}".strip(),
+            retryable=False,
+            service_fault=False,
+        )
     if isinstance(exc, json.JSONDecodeError | errors.UnknownApiResponseError):
-        return CallFailed(FallbackCode.MALFORMED, "the body is not JSON", False, True)
+        return _broken("the body is not JSON")
     if isinstance(exc, pydantic.ValidationError):
-        return CallFailed(FallbackCode.MALFORMED, "the JSON does not fit the API", False, True)
+        return _broken("the JSON does not fit the API")
     if isinstance(exc, aiohttp.ClientError | OSError):
-        return CallFailed(FallbackCode.UNREACHABLE, type(exc).__name__, True, True)
+        return _transient(FallbackCode.UNREACHABLE, type(exc).__name__)
     return None
+
+
+def _transient(code: FallbackCode, detail: str, retry_after_s: float | None = None) -> CallFailed:
+    return CallFailed(code, detail, retryable=True, service_fault=True, retry_after_s=retry_after_s)
+
+
+def _broken(detail: str) -> CallFailed:
+    # A garbled answer says the service is unwell, but the same request would
+    # likely get the same garbage.
+    return CallFailed(FallbackCode.MALFORMED, detail, retryable=False, service_fault=True)
 
 
 def _retry_after(exc: errors.APIError) -> float | None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import replace
 
+from parley.bridge.replies.config import GeminiSettings
 from parley.bridge.replies.fallback import FALLBACK_MODEL, fallback_text, reason_code
+from parley.bridge.replies.gemini import GeminiReplyModel
 from parley.bridge.replies.resilience import BreakerState
 from parley.domain.profiles import Relationship
 from parley.tools.fake_gemini import (
@@ -352,6 +355,28 @@ async def test_breaker_opening_during_retries_stops_them(
     assert len(fake.requests) == 2
 
 
+async def test_models_built_for_one_endpoint_share_one_breaker(
+    fake: FakeGemini, settings: GeminiSettings
+) -> None:
+    isolated = replace(settings, retries=0, breaker_failures=2, model="gemini-shared-test")
+    first, second = GeminiReplyModel(isolated), GeminiReplyModel(isolated)
+    other_model = GeminiReplyModel(replace(isolated, model="gemini-other-test"))
+    fake.enqueue(Scripted.error(500), Scripted.error(500), Scripted.reply("fine"))
+    try:
+        await first.generate(make_context())
+        await first.generate(make_context())
+        refused = await second.generate(make_context())
+        unaffected = await other_model.generate(make_context())
+    finally:
+        for model in (first, second, other_model):
+            await model.aclose()
+
+    assert first.breaker is second.breaker
+    assert reason_code(refused.fallback_reason) == "circuit_open"
+    assert unaffected.text == "fine"
+    assert len(fake.requests) == 3
+
+
 # ---------------------------------------------------------- unusable answers
 
 
@@ -452,7 +477,7 @@ async def test_candidate_without_text_is_an_empty_reply_fallback(
 async def test_calls_in_flight_never_exceed_the_concurrency_limit(
     fake: FakeGemini, make_model: ModelFactory
 ) -> None:
-    fake.latency_s = 0.1
+    fake.latency_s = 0.25  # long enough for the first two calls to overlap
     model = make_model(max_concurrency=2)
 
     replies = await asyncio.gather(
