@@ -23,6 +23,7 @@ from parley.domain.profiles import (
     Relationship,
     RelationshipProfile,
 )
+from parley.domain.thread import Thread
 
 # ---------------------------------------------------------------- transports
 
@@ -186,6 +187,10 @@ class ReplyModel(Protocol):
 
 
 class ContextSource(Protocol):
-    """Builds the context for answering one recorded inbound message."""
+    """Builds the context for answering one recorded inbound message.
 
-    def context_for(self, thread_id: str, wa_message_id: str, now: datetime) -> ReplyContext: ...
+    It gets the thread aggregate the reply process has just loaded: its recent
+    turns are exact, where a read model may trail the log by a moment.
+    """
+
+    def context_for(self, thread: Thread, wa_message_id: str, now: datetime) -> ReplyContext: ...

@@ -3,8 +3,9 @@
 Documents and indexes:
 
 * events: one document per stored event, `{originator_id, originator_version,
-  topic, state}`; an application's events also carry `log` and
-  `notification_id`. A unique index on (originator_id, originator_version) is
+  topic, state}`; an application's events also carry `log`, `notification_id`
+  and `recorded_at` (when the transaction ran: metadata for "as of" queries,
+  never read by a rebuild). A unique index on (originator_id, originator_version) is
   the optimistic-concurrency check; a unique index on (log, notification_id)
   serves the notification log in bounded id windows.
 * counters: `{_id: log, value: last notification id}`. Incremented in the
@@ -25,6 +26,7 @@ each event document, so a deployment can shard the events collection by it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -217,9 +219,11 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
         assert counter is not None
         first = int(counter["value"]) - len(documents) + 1
         ids = list(range(first, first + len(documents)))
+        recorded_at = datetime.now(UTC)  # write-time metadata, for "as of" queries
         for notification_id, document in zip(ids, documents, strict=True):
             document["log"] = self.log_name
             document["notification_id"] = notification_id
+            document["recorded_at"] = recorded_at
         self.events.insert_many(documents, ordered=True, session=session)
         return ids
 
@@ -276,7 +280,9 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
         if topics:
             query["topic"] = topics[0] if len(topics) == 1 else {"$in": list(topics)}
         with self.datastore.translated_errors():
-            documents = list(self.events.find(query, {"_id": 0, "log": 0}))
+            documents = list(
+                self.events.find(query, {"_id": 0, "log": 0, "account": 0, "recorded_at": 0})
+            )
         documents.sort(key=lambda document: int(document["notification_id"]))
         return [
             Notification(
