@@ -124,6 +124,7 @@
             body: C.textTypes.includes(type) ? String(msg[M.body] || '') : '',
             caption: String(msg[M.caption] || ''),
             quotedId: quotedIdOf(msg),
+            isNew: Boolean(msg[M.isNewMsg]), // arrived live, not loaded as history
             mentionsMe: Boolean(self) && mentions.includes(self),
             mime: String(msg[M.mimetype] || ''),
             size: numberOrNull(msg[M.size]),
@@ -152,6 +153,7 @@
         id: keyOf(msg),
         chat: ser(msg[M.id][M.keyRemote]),
         t: Number(msg[M.t]),
+        isNew: Boolean(msg[M.isNewMsg]),
     });
 
     const onNewMessage = (msg) => {

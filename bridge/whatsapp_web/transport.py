@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
 import sys
 import time
@@ -76,7 +77,7 @@ from parley.bridge.whatsapp_web.contract import (
 from parley.bridge.whatsapp_web.ledger import Ledger
 from parley.bridge.whatsapp_web.mapping import BadPayload, delivery_update, inbound_message
 from parley.bridge.whatsapp_web.states import read_state
-from parley.domain.messages import DeliveryStatus
+from parley.domain.messages import DeliveryStatus, InboundMessage
 from parley.tools.config import ConfigError
 from playwright.async_api import BrowserContext, Frame, Page, Playwright, Route, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -153,6 +154,8 @@ class WhatsAppWebTransport:
         self._acks: OrderedDict[str, int] = OrderedDict()
         self._sent: dict[str, SendReceipt] = {}
         self._claimed: dict[str, str] = {}  # WhatsApp id -> the outbound id it answers
+        # Sends cut off mid-call: they may have gone out all the same.
+        self._uncertain: dict[str, OutboundMessage] = {}
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._user_agent = settings.user_agent
         self._handlers: dict[str, Callable[[Event], Awaitable[None]]] = {
@@ -243,13 +246,14 @@ class WhatsAppWebTransport:
                     self._require_ready()  # it may have dropped while "typing"
                 quoted = message.quoted_message_id if self._settings.quote_replies else ""
                 result = await self._call("send", chat, message.text, quoted)
+            except TransportUnavailable:
+                self._uncertain[message.outbound_id] = message
+                raise
             finally:
                 if typing:
                     await self._best_effort("typing", chat, False)
             receipt = _receipt(result)
-            self._sent[message.outbound_id] = receipt
-            self._claimed[receipt.wa_message_id] = message.outbound_id
-            self._ledger.record(receipt.wa_message_id, chat, receipt.sent_at.timestamp())
+            self._remember(message.outbound_id, chat, receipt)
             log.info(
                 "sent a reply",
                 extra={
@@ -291,7 +295,7 @@ class WhatsAppWebTransport:
                 candidates.append(receipt)
         if candidates:
             receipt = min(candidates, key=lambda r: r.sent_at)
-            self._claimed[receipt.wa_message_id] = message.outbound_id
+            self._remember(message.outbound_id, message.chat_id, receipt)
             return SentLookup(LookupResult.SENT, receipt)
         if found.get("complete") is True:
             return SentLookup(LookupResult.NOT_SENT)
@@ -475,7 +479,9 @@ class WhatsAppWebTransport:
             await self._call(name, *args)
         except TransportError as error:
             log.warning(
-                "WhatsApp Web could not %s", name, extra={"error": str(error), "args": repr(args)}
+                "WhatsApp Web could not %s",
+                name,
+                extra={"error": str(error), "call_args": repr(args)},
             )
 
     def _require_ready(self) -> None:
@@ -565,7 +571,8 @@ class WhatsAppWebTransport:
             return
         if state is TransportState.WAITING_FOR_QR_SCAN:
             await self._on_logout(event)  # only does something if this account was linked
-            await self._set(state, reading.detail, qr_code=self._doc.qr, settled=True)
+            detail = reading.detail if self._doc.qr else "waiting for the login code"
+            await self._set(state, detail, qr_code=self._doc.qr, settled=True)
             return
         if state is TransportState.AUTHENTICATED:
             self._paired = True
@@ -612,11 +619,42 @@ class WhatsAppWebTransport:
         wa_id = message.wa_message_id
         if self._ledger.seen(wa_id) or wa_id in self._claimed:
             return
+        if message.from_me and self._adopt(message):
+            return
         assert self._sink is not None
         # Recorded only once the sink has it: if the sink fails, the next catch-up
         # offers the message again.
         await self._sink.on_message(message)
         self._ledger.record(wa_id, message.chat_id, message.sent_at.timestamp())
+
+    def _remember(self, outbound_id: str, chat_id: str, receipt: SendReceipt) -> None:
+        self._sent[outbound_id] = receipt
+        self._claimed[receipt.wa_message_id] = outbound_id
+        self._uncertain.pop(outbound_id, None)
+        self._ledger.record(receipt.wa_message_id, chat_id, receipt.sent_at.timestamp())
+
+    def _adopt(self, message: InboundMessage) -> bool:
+        """Takes a message from this account as the one a cut-off send put out, so
+        it is not handed on as if the owner had typed it."""
+        for outbound_id, outbound in list(self._uncertain.items()):
+            recorded = outbound.recorded_at
+            if (
+                outbound.chat_id == message.chat_id
+                and outbound.text == message.text
+                and (recorded is None or message.sent_at >= recorded - _CLOCK_SLACK)
+            ):
+                receipt = SendReceipt(message.wa_message_id, message.sent_at)
+                self._remember(outbound_id, message.chat_id, receipt)
+                log.info(
+                    "a cut-off send did go out",
+                    extra={
+                        "chat_id": message.chat_id,
+                        "wa_message_id": message.wa_message_id,
+                        "outbound_id": outbound_id,
+                    },
+                )
+                return True
+        return False
 
     async def _on_pending(self, event: Event) -> None:
         wa_id, chat, t = event.get("id"), event.get("chat"), event.get("t")
@@ -656,10 +694,13 @@ class WhatsAppWebTransport:
 
     async def _catch_up(self) -> None:
         now = self._clock().timestamp()
+        first = self._ledger.since is None
         self._ledger.begin(now)
         oldest = now - self._settings.catchup_hours * 3600
         floors = {chat: max(t, oldest) for chat, t in self._ledger.floors(now).items()}
-        default = max(self._ledger.since or now, oldest)
+        # WhatsApp stamps whole seconds: a message of the same second as `since`
+        # may be newer than it.
+        default = max(math.floor(self._ledger.since or now), oldest)
         try:
             events = await self._call("catchUp", floors, default)
         except TransportError as error:
@@ -669,9 +710,23 @@ class WhatsAppWebTransport:
             log.warning("the page answered catchUp with %r", type(events).__name__)
             return
         for event in events:
-            if isinstance(event, dict) and event.get("type") in ("message", "pending"):
-                await self._handle(event)
-        log.info("caught up", extra={"looked_at": len(events)})
+            if not isinstance(event, dict) or event.get("type") not in ("message", "pending"):
+                continue
+            if first and self._is_history(event):
+                continue
+            await self._handle(event)
+        log.info("caught up", extra={"looked_at": len(events), "first": first})
+
+    def _is_history(self, event: Event) -> bool:
+        """On the first ready of an account, what the page already held (and not as a
+        new arrival) is history: noted as seen, never handed on."""
+        body = event.get("message") if event["type"] == "message" else event
+        if not isinstance(body, dict) or body.get("isNew") is True:
+            return False
+        wa_id, chat, t = body.get("id"), body.get("chat"), body.get("t")
+        if isinstance(wa_id, str) and isinstance(chat, str) and isinstance(t, int | float):
+            self._ledger.record(wa_id, chat, float(t))
+        return True
 
     def _schedule_takeover(self) -> None:
         if self._takeover is not None and not self._takeover.done():
