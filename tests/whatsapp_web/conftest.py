@@ -11,6 +11,7 @@ from parley.bridge.whatsapp_web import Timings, WebSettings, WhatsAppWebTranspor
 from testkit.fake_whatsapp import FakeWhatsApp
 from testkit.fake_whatsapp.harness import FAST, MakeTransport
 
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if shutil.which("chromium") is None:
         skip = pytest.mark.skip(reason="Debian's chromium is not installed")
@@ -28,9 +29,7 @@ async def fake() -> AsyncIterator[FakeWhatsApp]:
 
 
 @pytest.fixture
-async def make_transport(
-    tmp_path: Path, fake: FakeWhatsApp
-) -> AsyncIterator[MakeTransport]:
+async def make_transport(tmp_path: Path, fake: FakeWhatsApp) -> AsyncIterator[MakeTransport]:
     """Builds transports on `fake` (or another URL), each stopped at the end."""
     made: list[WhatsAppWebTransport] = []
 

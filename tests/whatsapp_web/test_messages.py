@@ -56,12 +56,16 @@ async def test_messages_in_several_chats_arrive_once_with_their_details(
     assert (first.chat_id, first.sender, first.push_name) == (ALICE, "15551230001", "Alice")
     assert first.kind is MessageKind.TEXT
     assert first.text == "Hi! Are you open on Sunday? 🙂"
-    assert not (first.is_group or first.from_me or first.mentions_me)
-    assert first.sent_at.tzinfo is not None and first.received_at >= first.sent_at
+    assert not (first.is_group)
+    assert not (first.from_me)
+    assert not (first.mentions_me)
+    assert first.sent_at.tzinfo is not None
+    assert first.received_at >= first.sent_at
 
     group = by_id[in_group]
     assert (group.chat_id, group.sender, group.push_name) == (GROUP, "15551230002", "Bob")
-    assert group.is_group and group.mentions_me
+    assert group.is_group
+    assert group.mentions_me
 
     assert by_id[reply].quoted_message_id == hello
 
@@ -75,11 +79,13 @@ async def test_messages_in_several_chats_arrive_once_with_their_details(
     assert (image.media.width, image.media.height) == (1280, 960)
 
     own = by_id[mine]
-    assert own.from_me and own.sender == "15550000001"
+    assert own.from_me
+    assert own.sender == "15550000001"
 
     place = by_id[where]
     assert place.kind is MessageKind.LOCATION
-    assert place.extra["lat"] == "51.5" and place.extra["place"] == "The shop"
+    assert place.extra["lat"] == "51.5"
+    assert place.extra["place"] == "The shop"
 
 
 async def test_a_ciphertext_message_is_handed_on_once_when_it_becomes_readable(

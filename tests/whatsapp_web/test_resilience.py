@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from parley.bridge.ports import TransportState
 from parley.bridge.whatsapp_web.contract import hook_script
 from playwright.async_api import Error as PlaywrightError
 from testkit.fake_whatsapp import VERSION, FakeWhatsApp, RecordingSink, free_port
-from testkit.fake_whatsapp.harness import MakeTransport, in_order, linked
+from testkit.fake_whatsapp.harness import FAST, MakeTransport, in_order, linked
 
 pytestmark = pytest.mark.browser
 
@@ -116,13 +117,14 @@ async def test_a_page_stuck_loading_is_replaced_by_the_watchdog(
     fake: FakeWhatsApp, make_transport: MakeTransport
 ) -> None:
     fake.hang_loads = 1  # the first load never gets past the loading screen
-    transport = make_transport()
+    transport = make_transport(timings=replace(FAST, stuck_after=1.5))
     sink = RecordingSink()
     await transport.start(sink)
 
     await sink.wait_for_state(TransportState.WAITING_FOR_QR_SCAN)
     stuck = [s.detail for s in sink.statuses if s.state is TransportState.DISCONNECTED]
-    assert stuck and "stuck" in stuck[0]
+    assert stuck
+    assert "stuck" in stuck[0]
     assert fake.page_loads >= 2
 
 

@@ -45,25 +45,24 @@ class RecordingSink:
         return len(self.statuses)
 
     async def wait_for(
-        self, what: str, predicate: Callable[[], bool], timeout: float = 30.0
+        self, what: str, predicate: Callable[[], bool], within: float = 30.0
     ) -> None:
         """Waits until `predicate()` holds; fails naming `what` and what was seen."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while not predicate():
             if loop.time() > deadline:
                 seen = [(s.state.value, s.detail) for s in self.statuses[-12:]]
                 raise AssertionError(
-                    f"timed out waiting for {what}; last statuses {seen}; "
-                    f"messages {self.texts()}"
+                    f"timed out waiting for {what}; last statuses {seen}; messages {self.texts()}"
                 )
             await asyncio.sleep(0.02)
 
     async def wait_for_state(
-        self, state: TransportState, *, since: int = 0, timeout: float = 30.0
+        self, state: TransportState, *, since: int = 0, within: float = 30.0
     ) -> TransportStatus:
         def entered() -> bool:
             return any(s.state is state for s in self.statuses[since:])
 
-        await self.wait_for(f"state {state.value}", entered, timeout)
+        await self.wait_for(f"state {state.value}", entered, within)
         return next(s for s in self.statuses[since:] if s.state is state)
