@@ -18,6 +18,10 @@ How it holds together
   skipping ids already handed on. A message id is never handed on twice in a run,
   nor across runs as long as the ledger file survives.
 * A message WhatsApp adds as ciphertext is handed on once, when it becomes readable.
+* Parley's own replies are not handed back as inbound messages. A send cut off
+  mid-call (a navigation, a crash) may have gone out all the same; a message from
+  this account with its exact text, met later in that chat, is taken as its
+  receipt rather than as something the owner typed.
 
 Whether an outbound message already went out (`lookup_sent`)
 WhatsApp Web picks the id of a message itself, and nothing is added to the text, so
@@ -199,6 +203,7 @@ class WhatsAppWebTransport:
             self._user_agent = await browser.user_agent_for(executable)
         self._sink = sink
         self._stopping = False
+        self._events = asyncio.Queue()  # nothing left over from an earlier run
         self._dispatcher = asyncio.create_task(self._dispatch(), name="whatsapp-web-events")
         await self._set(TransportState.STARTING, "starting Chromium", settled=False)
         try:
