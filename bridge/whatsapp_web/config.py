@@ -50,7 +50,7 @@ class Timings:
     backoff_max: float = 60.0
     watchdog_interval: float = 15.0  # how often the page is checked
     ping_timeout: float = 10.0  # a page that does not answer this fast is hung
-    stuck_after: float = 180.0  # loading or reconnecting longer than this: reload
+    stuck_after: float = 180.0  # loading or reconnecting longer than this: reload (x5 syncing)
     call_timeout: float = 30.0  # any one call into the page
     navigation_timeout: float = 60.0
     contract_grace: float = 20.0  # how long modules may take to appear after the marker

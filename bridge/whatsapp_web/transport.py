@@ -173,6 +173,7 @@ class WhatsAppWebTransport:
             "ack": self._on_ack,
             "logout": self._on_logout,
             "problem": self._on_problem,
+            "_opening": self._on_opening,
             "_lost": self._on_lost,
             "_takeover": self._take_over,
         }
@@ -344,6 +345,7 @@ class WhatsAppWebTransport:
         failures = 0
         while not self._stopping:
             self._progress = False
+            self._post({"type": "_opening", "attempt": failures + 1})
             reason = await self._run_page()
             if self._stopped():
                 return
@@ -354,16 +356,16 @@ class WhatsAppWebTransport:
             await asyncio.sleep(delay)
 
     def _stopped(self) -> bool:
+        # A method, so the type checker does not take the flag as unchanged
+        # across the await before it.
         return self._stopping
 
     async def _run_page(self) -> str:
         """Opens the page and watches it; returns why it had to be replaced."""
-        page: Page | None = None
         try:
             if self._context is None:
                 await self._launch()
-            page = await self._open_page()
-            return await self._watch(page)
+            return await self._watch(await self._open_page())
         except PlaywrightError as error:
             return f"the browser failed: {_first_line(error)}"
         except TimeoutError:
@@ -371,13 +373,13 @@ class WhatsAppWebTransport:
         except ConfigError as error:  # Chromium went away from PATH
             return str(error)
         finally:
-            if page is not None:
-                await self._discard(page)
+            if self._page is not None:  # also a page whose loading failed
+                await self._discard(self._page)
 
     async def _open_page(self) -> Page:
         context = self._context
         assert context is not None
-        page = await context.new_page()
+        page = await asyncio.wait_for(context.new_page(), self._timings.navigation_timeout)
         self._generation += 1
         self._page = page
         self._lost.clear()
@@ -399,8 +401,8 @@ class WhatsAppWebTransport:
     async def _discard(self, page: Page) -> None:
         if self._page is page:
             self._page = None
-        with contextlib.suppress(PlaywrightError):
-            await page.close()
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            await asyncio.wait_for(page.close(), self._timings.ping_timeout)
 
     async def _watch(self, page: Page) -> str:
         """Returns when the page must go: lost, not answering, or stuck."""
@@ -422,7 +424,10 @@ class WhatsAppWebTransport:
             except PlaywrightError:
                 pass  # a navigation destroyed the context mid-call; look again next time
             since = self._unsettled_since
-            if since is not None and time.monotonic() - since > self._timings.stuck_after:
+            limit = self._timings.stuck_after
+            if self._status.state is TransportState.AUTHENTICATED:
+                limit *= 5  # a large account's first sync takes a while; a reload restarts it
+            if since is not None and time.monotonic() - since > limit:
                 state = self._status.state.value
                 return f"the page was stuck ({state}: {self._status.detail})"
 
@@ -527,6 +532,11 @@ class WhatsAppWebTransport:
         log.warning(
             "WhatsApp Web hook: %s", event.get("what"), extra={"detail": event.get("detail")}
         )
+
+    async def _on_opening(self, event: Event) -> None:
+        attempt = int(event["attempt"])
+        detail = "opening WhatsApp Web" + (f" (attempt {attempt})" if attempt > 1 else "")
+        await self._set(TransportState.STARTING, detail, settled=False)
 
     async def _on_lost(self, event: Event) -> None:
         self._doc = _Document()

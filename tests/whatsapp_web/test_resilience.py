@@ -140,6 +140,7 @@ async def test_the_bridge_keeps_trying_until_the_page_can_be_reached(
         lambda: sum(s.state is TransportState.DISCONNECTED for s in sink.statuses) >= 2,
     )
     assert transport.status.state is not TransportState.WAITING_FOR_QR_SCAN
+    assert any("attempt 2" in s.detail for s in sink.statuses)  # each retry is visible
 
     await later.start()
     try:
