@@ -14,7 +14,7 @@ from parley.bridge.ports import (
     TransportUnavailable,
 )
 from parley.domain.messages import DeliveryStatus
-from testkit.fake_whatsapp import FakeWhatsApp, RecordingSink
+from testkit.fake_whatsapp import ME, FakeWhatsApp, RecordingSink
 from testkit.fake_whatsapp.harness import MakeTransport, linked
 
 pytestmark = pytest.mark.browser
@@ -187,3 +187,23 @@ async def test_a_send_cut_off_by_a_navigation_is_unavailable_and_then_found_sent
     assert await transport.send_text(reply) == found.receipt
     assert len(fake.sent) == 1
     assert "On my way." not in sink.texts()
+
+
+async def test_a_reply_in_a_group_is_sent_as_this_account_in_that_group(
+    fake: FakeWhatsApp, make_transport: MakeTransport
+) -> None:
+    group = "120363000000000001@g.us"
+    transport = make_transport()
+    sink = RecordingSink()
+    await linked(fake, transport, sink)
+    asked = await fake.deliver(group, "who's bringing cake?", sender=ALICE, push_name="Alice")
+    await sink.wait_for("the question", lambda: len(sink.messages) == 1)
+
+    receipt = await transport.send_text(
+        OutboundMessage("out-1", group, "I will.", quoted_message_id=asked)
+    )
+
+    key = fake.sent[0]["id"]
+    assert (key["remote"], key["participant"], key["fromMe"]) == (group, ME, True)
+    assert receipt.wa_message_id == key["_serialized"]
+    assert fake.sent[0]["quotedParticipant"] == ALICE
