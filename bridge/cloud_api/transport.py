@@ -206,6 +206,9 @@ class CloudApiTransport:
                 await self._record_refused(message.outbound_id, str(exc))
             raise TransportUnavailable(str(exc)) from exc
         sent_at = self.clock()
+        sent_at = sent_at.replace(
+            microsecond=sent_at.microsecond // 1000 * 1000
+        )  # as BSON keeps it
         try:
             await asyncio.to_thread(
                 self._state.record_accepted, message.outbound_id, wa_message_id, sent_at
