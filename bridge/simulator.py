@@ -373,6 +373,8 @@ class SimulatorTransport:
             try:
                 with self.mailbox.inbox.watch(pipeline, max_await_time_ms=500) as stream:
                     backoff = 0.5
+                    # Whatever arrived while no stream was open is picked up now.
+                    loop.call_soon_threadsafe(self._wake.set)
                     while not self._stopping.is_set() and stream.alive:
                         if stream.try_next() is not None:
                             loop.call_soon_threadsafe(self._wake.set)

@@ -113,6 +113,8 @@ class SimulatorFeed:
             try:
                 with collection.watch(pipeline, max_await_time_ms=500) as stream:
                     backoff = 0.5
+                    if self._loop is not None:  # catch up on what came while closed
+                        self._loop.call_soon_threadsafe(self._bump)
                     while not self._stopping.is_set() and stream.alive:
                         if stream.try_next() is not None and self._loop is not None:
                             self._loop.call_soon_threadsafe(self._bump)

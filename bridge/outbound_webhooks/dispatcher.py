@@ -119,6 +119,9 @@ class OutboundWebhookDispatcher:
                 await self._refresh()
             except PyMongoError as exc:
                 log.warning("cannot read webhook subscribers", extra={"error": str(exc)})
+            except Exception:
+                # Our bug: keep the traceback, keep the running workers going.
+                log.exception("webhook subscriber refresh failed")
 
     async def _refresh(self) -> None:
         assert self._session is not None

@@ -96,6 +96,21 @@ async def test_polling_alone_delivers_when_no_change_stream_wakes_the_follower(
     assert sink.messages[0].text == "is anyone there?"
 
 
+async def test_the_change_stream_wakes_the_follower_long_before_its_poll_timer(
+    db: Database[dict[str, Any]],
+) -> None:
+    # With an hour between polls, only the change stream can bring this in time.
+    transport = SimulatorTransport(db, account=ACCOUNT, poll_interval=3600)
+    sink = RecordingSink()
+    await transport.start(sink)
+    try:
+        for n in range(3):
+            SimulatorMailbox(db, ACCOUNT).post(typed(f"ping {n}"), AT)
+            await sink.wait_for(lambda n=n: len(sink.messages) == n + 1)
+    finally:
+        await transport.stop()
+
+
 async def test_other_accounts_messages_are_left_alone(db: Database[dict[str, Any]]) -> None:
     SimulatorMailbox(db, "other").post(typed("for someone else"), AT)
     mine = SimulatorMailbox(db, ACCOUNT).post(typed("for acme"), AT)
