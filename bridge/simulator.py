@@ -268,8 +268,10 @@ class SimulatorTransport:
         use_change_stream: bool = True,
         clock: Clock = utc_now,
         batch_size: int = 100,
+        stop_timeout: float = 10.0,
     ) -> None:
         self.account = account
+        self.stop_timeout = stop_timeout
         self.mailbox = SimulatorMailbox(db, account)
         self.poll_interval = poll_interval
         self.use_change_stream = use_change_stream
@@ -303,9 +305,15 @@ class SimulatorTransport:
 
     async def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
         if self._follower is not None:
-            self._follower.cancel()
-            await asyncio.gather(self._follower, return_exceptions=True)
+            # Let a message being handed over be marked delivered, so a graceful
+            # restart hands nothing over twice; cancel only a follower stuck in its sink.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._follower), self.stop_timeout)
+            except TimeoutError:
+                self._follower.cancel()
+                await asyncio.gather(self._follower, return_exceptions=True)
             self._follower = None
         if self._watcher is not None:
             await asyncio.to_thread(self._watcher.join, 5)
@@ -321,7 +329,7 @@ class SimulatorTransport:
     # ------------------------------------------------------------- inbound
 
     async def _follow(self, sink: InboundSink) -> None:
-        while True:
+        while not self._stopping.is_set():
             self._wake.clear()
             try:
                 handed = await self._hand_over_pending(sink)
@@ -336,7 +344,9 @@ class SimulatorTransport:
 
     async def _hand_over_pending(self, sink: InboundSink) -> int:
         documents = await asyncio.to_thread(self.mailbox.pending, self.batch_size)
-        for document in documents:
+        for handed, document in enumerate(documents):
+            if self._stopping.is_set():
+                return handed
             message = self._inbound(document)
             try:
                 await sink.on_message(message)

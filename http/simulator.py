@@ -85,8 +85,7 @@ class SimulatorFeed:
     async def stop(self) -> None:
         self.close_streams()
         self._stopping.set()
-        for thread in self._threads:
-            await asyncio.to_thread(thread.join, 5)
+        await asyncio.gather(*(asyncio.to_thread(thread.join, 5) for thread in self._threads))
 
     def close_streams(self) -> None:
         self.closing = True

@@ -69,6 +69,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _as_stored(at: datetime) -> datetime:
+    """`at` to the millisecond, as MongoDB keeps it, so a receipt read back equals
+    the one returned."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 class CloudApiTransport:
     """One business phone number on the WhatsApp Cloud API."""
 
@@ -205,10 +211,7 @@ class CloudApiTransport:
             if not exc.maybe_sent:
                 await self._record_refused(message.outbound_id, str(exc))
             raise TransportUnavailable(str(exc)) from exc
-        sent_at = self.clock()
-        sent_at = sent_at.replace(
-            microsecond=sent_at.microsecond // 1000 * 1000
-        )  # as BSON keeps it
+        sent_at = _as_stored(self.clock())
         try:
             await asyncio.to_thread(
                 self._state.record_accepted, message.outbound_id, wa_message_id, sent_at
