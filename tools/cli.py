@@ -41,6 +41,12 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _bridge(args: argparse.Namespace, settings: Settings) -> int:
+    from parley.tools.bridge_command import bridge_command
+
+    return bridge_command(settings)
+
+
 def _not_built(name: str) -> Handler:
     def handler(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"'parley {name}' is not built yet (see the README)")
@@ -57,9 +63,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     db.add_argument("action", choices=("status", "start", "stop"), nargs="?", default="status")
     handlers["db"] = _db
 
+    commands.add_parser("bridge", help="a WhatsApp transport and the reply process")
+    handlers["bridge"] = _bridge
+
     for name, description in (
         ("run", "everything in one supervisor"),
-        ("bridge", "a WhatsApp transport and the reply process"),
         ("projector", "every projection, catching up then following"),
         ("api", "the query API and the dashboard"),
         ("replay", "rebuild a read model from event 1"),
