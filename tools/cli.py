@@ -47,6 +47,12 @@ def _bridge(args: argparse.Namespace, settings: Settings) -> int:
     return bridge_command(settings)
 
 
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from parley.tools.run_command import run_command
+
+    return run_command(settings)
+
+
 def _not_built(name: str) -> Handler:
     def handler(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"'parley {name}' is not built yet (see the README)")
@@ -66,8 +72,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     commands.add_parser("bridge", help="a WhatsApp transport and the reply process")
     handlers["bridge"] = _bridge
 
+    commands.add_parser("run", help="everything in one supervisor")
+    handlers["run"] = _run
+
     for name, description in (
-        ("run", "everything in one supervisor"),
         ("projector", "every projection, catching up then following"),
         ("api", "the query API and the dashboard"),
         ("replay", "rebuild a read model from event 1"),

@@ -12,9 +12,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pymongo import MongoClient
-
 from parley.bridge.simulator import SimulatedMessage, SimulatorMailbox
+from pymongo import MongoClient
 
 
 def test_the_bridge_answers_a_simulated_message_and_stops_on_sigterm(
