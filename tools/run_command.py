@@ -69,9 +69,11 @@ def api_token(settings: Settings) -> str:
 def wait_for_api(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/api/v1/health", timeout=2):  # noqa: S310
-                return True
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/api/v1/health", timeout=2),  # noqa: S310
+        ):
+            return True
         time.sleep(0.3)
     return False
 
