@@ -24,10 +24,12 @@ from parley.eventstore.recorders import MongoApplicationRecorder
 from parley.projections.errors import InvalidChat, InvalidTime
 from parley.projections.events import ConversationStarted, ConversationThreadOpened
 from parley.projections.values import jsonable
+from pymongo.cursor import Cursor
 
 _CHAT_ID = re.compile(r"^[1-9]\d{5,14}@(c\.us|s\.whatsapp\.net)$")
 _GROUP_ID = re.compile(r"^\d{6,20}(-\d{6,12})?@g\.us$")
 _PHONE = re.compile(r"^\+?[\d\s().\-/]+$")
+AGGREGATE_INDEX = "originator_version_unique"  # created by the event store's recorder
 _METADATA = frozenset(("originator_id", "originator_version", "timestamp", "originator_topic"))
 CHAT_HELP = (
     "a chat id such as 4915112345678@c.us, a group id such as 120363041234567890@g.us, "
@@ -154,17 +156,32 @@ def events_recorder(app: ParleyApp) -> MongoApplicationRecorder:
     return recorder
 
 
+def events_of(
+    recorder: MongoApplicationRecorder,
+    originator_id: UUID,
+    *,
+    at: datetime | None = None,
+    position: int | None = None,
+) -> Cursor[Document]:
+    """One aggregate's event documents in version order, recorded up to `at`
+    and/or `position`. Hinted: beside a range on another field, the embedded
+    server's planner would otherwise scan the whole collection."""
+    query: Document = {"originator_id": originator_id}
+    if at is not None:
+        query["recorded_at"] = {"$lte": at}
+    if position is not None:
+        query["notification_id"] = {"$lte": position}
+    return recorder.events.find(query).sort("originator_version", 1).hint(AGGREGATE_INDEX)
+
+
 def _documents(
     recorder: MongoApplicationRecorder, originator_ids: Iterable[UUID], as_of: datetime | None
 ) -> Iterator[Document]:
     """The event documents of each aggregate in version order, one indexed query
     per aggregate (a long `$in` is slow on the embedded server)."""
     for originator_id in originator_ids:
-        query: Document = {"originator_id": originator_id}
-        if as_of is not None:
-            query["recorded_at"] = {"$lte": as_of}
         with recorder.datastore.translated_errors():
-            yield from recorder.events.find(query).sort("originator_version", 1)
+            yield from events_of(recorder, originator_id, at=as_of)
 
 
 def stored_event(document: Document) -> StoredEvent:

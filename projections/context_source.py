@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from parley.bridge.ports import ConversationTurn, ReplyContext
+from parley.bridge.ports import ContextSource, ConversationTurn, ReplyContext
 from parley.domain.application import ParleyApp
 from parley.domain.errors import UnknownMessage
 from parley.domain.messages import MessageKind
@@ -167,3 +167,9 @@ def _persona(values: dict[str, Any]) -> PersonaProfile:
     known = {key: values[key] for key in PersonaProfile.__dataclass_fields__ if key in values}
     known["services"] = tuple(known.get("services", ()))
     return PersonaProfile(**known)
+
+
+if TYPE_CHECKING:  # the type checker confirms the class fits the port
+
+    def _fits_the_port(source: ReadModelContextSource) -> ContextSource:
+        return source

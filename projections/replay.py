@@ -80,14 +80,12 @@ def replay(
                 if (recorder.max_notification_id() or 0) - position < batch_size:
                     break
                 position = build(app, projections, batch_size=batch_size, progress=progress)
-            for lease in lease_ids:
-                leases.force(lease)
+            _take(leases, lease_ids, projections)
             position = build(app, projections, batch_size=batch_size, fences=fences)
             for projection in projections:
                 projection.view.swap_into(build_view(datastore, projection.name))
         else:
-            for lease in lease_ids:
-                leases.force(lease)
+            _take(leases, lease_ids, projections)
             _reset(projections)
             position = build(
                 app, projections, batch_size=batch_size, fences=fences, progress=progress
@@ -95,6 +93,8 @@ def replay(
     finally:
         for lease in lease_ids:
             leases.release(lease)
+        for projection in projections:
+            projection.view.close()
     seconds = time.perf_counter() - started
     log.info(
         "replay finished",
@@ -133,6 +133,13 @@ def build(
         if progress is not None:
             progress(position, target)
     return position
+
+
+def _take(
+    leases: LeaseStore, lease_ids: Sequence[str], projections: Sequence[ReadModelProjection]
+) -> None:
+    for lease, projection in zip(lease_ids, projections, strict=True):
+        leases.force(lease, [projection.view.session_id])
 
 
 def _reset(projections: Sequence[ReadModelProjection]) -> None:

@@ -69,6 +69,7 @@ class Projector:
         self._stopping = threading.Event()
         self._subscription: PageSubscription | None = None
         self._next_position = 0  # the position the subscription delivers next
+        self.batches_committed = 0
 
     @property
     def holder(self) -> str:
@@ -91,6 +92,8 @@ class Projector:
         finally:
             self._close_subscription()
             self._release_all()
+            for projection in self.projections:
+                projection.view.close()
             log.info("projector stopped", extra={"holder": self.holder})
 
     # ------------------------------------------------------------ one step
@@ -151,6 +154,7 @@ class Projector:
             return
         if result is not None:
             self.held[projection.name] = time.monotonic()  # the commit renewed the lease
+            self.batches_committed += 1
             self._report(result)
 
     def _report(self, result: BatchResult) -> None:
@@ -187,7 +191,7 @@ class Projector:
                             self._drop(projection)
                 elif now >= self._next_try.get(projection.name, 0.0):
                     self._next_try[projection.name] = now + self.settings.renew_every
-                    if self.leases.acquire(lease):
+                    if self.leases.acquire(lease, [projection.view.session_id]):
                         projection.view.discard()  # whatever it cached may be stale now
                         self.held[projection.name] = now
                         log.info(

@@ -12,6 +12,10 @@ from parley.projections.feed import PageSubscription
 PAGE = 200
 
 
+def page_query(log_name: str, window: dict[str, int]) -> dict[str, object]:
+    return {"log": log_name, "notification_id": window}
+
+
 def tail(
     app: ParleyApp,
     *,
@@ -33,9 +37,7 @@ def tail(
             # The notifications lack the write time; read the documents of the page.
             window = {"$gte": page[0].id, "$lte": page[-1].id}
             with recorder.datastore.translated_errors():
-                documents = list(
-                    recorder.events.find({"log": recorder.log_name, "notification_id": window})
-                )
+                documents = list(recorder.events.find(page_query(recorder.log_name, window)))
             documents.sort(key=lambda document: int(document["notification_id"]))
             for document in documents:
                 yield entry_from_document(app, document)

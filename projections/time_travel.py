@@ -17,7 +17,7 @@ from parley.domain.contact import Contact
 from parley.domain.errors import NotFound
 from parley.domain.thread import Thread
 from parley.eventstore.datastore import Document
-from parley.projections.audit import events_recorder, stored_event
+from parley.projections.audit import events_of, events_recorder, stored_event
 from parley.projections.values import jsonable
 
 
@@ -82,15 +82,10 @@ def _rebuild(
     position: int | None,
 ) -> tuple[Aggregate, Document]:
     recorder = events_recorder(app)
-    query: Document = {"originator_id": aggregate_id}
-    if at is not None:
-        query["recorded_at"] = {"$lte": at}
-    if position is not None:
-        query["notification_id"] = {"$lte": position}
     aggregate: Any = None
     last: Document | None = None
     with recorder.datastore.translated_errors():
-        for document in recorder.events.find(query).sort("originator_version", 1):
+        for document in events_of(recorder, aggregate_id, at=at, position=position):
             event: Any = app.mapper.to_domain_event(stored_event(document))
             aggregate = event.mutate(aggregate)
             last = document

@@ -15,6 +15,12 @@ The checkpoint is advanced by compare-and-set from the position this view last
 committed (not merely "forwards", as the library's tracking recorders do): if
 anyone else moved it, even to a position inside this batch, the commit fails
 and nothing is applied twice.
+
+Every commit of a view runs in the view's own session, whose id the projector
+records with its lease. A process killed in the middle of a commit leaves its
+transaction open on the server, holding its documents for a minute (MongoDB's
+transaction lifetime); whoever takes the lease over ends that session first
+(`killSessions`), so it need not wait.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from pymongo import InsertOne, ReplaceOne
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
 
 SHADOW_SUFFIX = "__shadow"
 
@@ -89,6 +97,23 @@ class ReadModelView(MongoTrackingRecorder):
         # A catch-up from an empty view (a rebuild) then never reads a document.
         self._complete = False
         self._evicted: dict[str, set[str]] = {name: set() for name in self.collections}
+        self._session: ClientSession | None = None
+
+    @property
+    def session(self) -> ClientSession:
+        """The session every commit of this view runs in."""
+        if self._session is None:
+            self._session = self.datastore.client.start_session(causal_consistency=False)
+        return self._session
+
+    @property
+    def session_id(self) -> Document:
+        return dict(self.session.session_id)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.end_session()
+            self._session = None
 
     # ------------------------------------------------------------ documents
 
@@ -172,7 +197,12 @@ class ReadModelView(MongoTrackingRecorder):
                     raise CheckpointMoved(msg)
 
         try:
-            self.transaction(work, tracking=None)
+            with self.datastore.translated_errors():
+                self.session.with_transaction(
+                    work,
+                    read_concern=ReadConcern("snapshot"),
+                    write_concern=WriteConcern("majority"),
+                )
         except BaseException:
             self.discard()
             raise
