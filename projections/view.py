@@ -36,11 +36,13 @@ from parley.eventstore.recorders import MongoTrackingRecorder
 from pymongo import InsertOne, ReplaceOne
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.database import Database
+from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 SHADOW_SUFFIX = "__shadow"
+NAMESPACE_EXISTS = 48
 
 Fence = Callable[[ClientSession], None]
 Write = InsertOne[Document] | ReplaceOne[Document]
@@ -283,7 +285,7 @@ class ReadModelView(MongoTrackingRecorder):
             for spec in self.specs:
                 collection = self.collections[spec.name]
                 if collection.name not in existing:
-                    db.create_collection(collection.name)
+                    _create_collection(db, collection.name)
                 for index in spec.indexes:
                     collection.create_index(list(index.keys), name=index.name, unique=index.unique)
 
@@ -317,3 +319,14 @@ class ReadModelView(MongoTrackingRecorder):
     def documents(self, collection: str) -> Iterable[Document]:
         """Every stored document of one collection, by id (for checks and tests)."""
         return self.collections[collection].find().sort("_id", 1)
+
+
+def _create_collection(db: Database[Document], name: str) -> None:
+    """Creates a collection unless it exists (another process may be first)."""
+    try:
+        db.create_collection(name)
+    except CollectionInvalid:
+        pass
+    except OperationFailure as exc:
+        if exc.code != NAMESPACE_EXISTS:
+            raise

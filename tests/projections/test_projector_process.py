@@ -91,6 +91,8 @@ def test_two_projectors_never_apply_one_projection_and_the_survivor_takes_over(
     try:
         head = log_copy.recorder.max_notification_id()
         wait_for(lambda: min(positions(log_copy)) == head, timeout=90, what="the catch-up")
+        assert first.process.poll() is None
+        assert second.process.poll() is None
         leases = current_leases(db)
         owner = {
             name: holder_pid(leases[lease_id(name, "main")].holder) for name in PROJECTION_NAMES
