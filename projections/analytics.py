@@ -19,7 +19,7 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from parley.eventstore.datastore import Document
-from parley.projections import histogram, ledger
+from parley.projections import histogram
 from parley.projections.base import ReadModelProjection
 from parley.projections.errors import MissingDocument
 from parley.projections.events import (
@@ -33,11 +33,13 @@ from parley.projections.events import (
     SentimentAssessed,
     ThreadOpened,
 )
+from parley.projections.ledger import Ledger, latency_ms
 from parley.projections.values import stored, utc_ms
 from parley.projections.view import CollectionSpec, Index
 
 ANALYTICS = "rm_analytics"
 STATE = "rmx_analytics"
+LEDGER = Ledger("awaiting_reply", "awaiting_send")
 
 
 def bucket_ids(account: str, at: datetime) -> list[tuple[str, str, datetime | None]]:
@@ -60,7 +62,9 @@ class AnalyticsProjection(ReadModelProjection):
             ANALYTICS,
             (Index((("account", 1), ("granularity", 1), ("bucket", 1)), "account_buckets"),),
         ),
-        CollectionSpec(STATE),
+        # A thread's ledger usually ends a batch as it began (every message
+        # answered and sent): such documents need no write.
+        CollectionSpec(STATE, write_if_changed=True),
     )
 
     @singledispatchmethod
@@ -86,7 +90,7 @@ class AnalyticsProjection(ReadModelProjection):
                 "_id": f"thread/{event.originator_id}",
                 "account": event.account,
                 "contact_id": str(event.contact_id),
-                **ledger.new_ledger(),
+                **LEDGER.empty(),
             },
         )
 
@@ -96,7 +100,7 @@ class AnalyticsProjection(ReadModelProjection):
             return
         book = self._thread_book(event, tracking)
         received_at = utc_ms(event.received_at)
-        ledger.received(book, event.wa_message_id, received_at)
+        LEDGER.received(book, event.wa_message_id, received_at)
         self.changed(STATE, book)
         contact_id = book["contact_id"]
         relationship = self._relationship(contact_id)
@@ -117,7 +121,7 @@ class AnalyticsProjection(ReadModelProjection):
     @process_event.register(ReplyWithheld)
     def _withheld(self, event: Any, tracking: Tracking) -> None:
         book = self._thread_book(event, tracking)
-        ledger.withheld(book, event.wa_message_id)
+        LEDGER.withheld(book, event.wa_message_id)
         self.changed(STATE, book)
         self._count(event.account, utc_ms(event.at), _add("withheld"))
 
@@ -125,7 +129,7 @@ class AnalyticsProjection(ReadModelProjection):
     def _generated(self, event: Any, tracking: Tracking) -> None:
         if event.in_reply_to:
             book = self._thread_book(event, tracking)
-            ledger.answered(book, event.in_reply_to, event.reply_id)
+            LEDGER.answered(book, event.in_reply_to, event.reply_id)
             self.changed(STATE, book)
 
         def count(bucket: Document) -> None:
@@ -139,7 +143,7 @@ class AnalyticsProjection(ReadModelProjection):
     def _sent(self, event: Any, tracking: Tracking) -> None:
         book = self._thread_book(event, tracking)
         sent_at = utc_ms(event.sent_at)
-        received_at = ledger.settled(book, event.reply_id)
+        received_at = LEDGER.settled(book, event.reply_id)
         self.changed(STATE, book)
         relationship = self._relationship(book["contact_id"])
 
@@ -148,7 +152,7 @@ class AnalyticsProjection(ReadModelProjection):
             _by_relationship(bucket, relationship)["replies_sent"] += 1
             if received_at is not None:
                 hist = bucket["latency_hist"]
-                hist[histogram.bucket_of(ledger.latency_ms(received_at, sent_at))] += 1
+                hist[histogram.bucket_of(latency_ms(received_at, sent_at))] += 1
                 bucket["latency_ms"] = histogram.summary(hist)
 
         self._count(event.account, sent_at, count)
@@ -156,16 +160,14 @@ class AnalyticsProjection(ReadModelProjection):
     @process_event.register(ReplyFailed)
     def _failed(self, event: Any, tracking: Tracking) -> None:
         book = self._thread_book(event, tracking)
-        ledger.settled(book, event.reply_id)
+        LEDGER.settled(book, event.reply_id)
         self.changed(STATE, book)
         self._count(event.account, utc_ms(event.failed_at), _add("failures"))
 
     @process_event.register(SentimentAssessed)
     def _sentiment(self, event: Any, tracking: Tracking) -> None:
         book = self._thread_book(event, tracking)
-        received_at = next(
-            (at for wa_id, at in book["inbound"] if wa_id == event.wa_message_id), None
-        )
+        received_at = LEDGER.received_at(book, event.wa_message_id)
         if received_at is None:
             return  # the account's own message, or one forgotten long ago
 

@@ -3,7 +3,7 @@
 Statistics count on the conversation's contact (for a group chat, the group).
 Bookkeeping in `rmx_contacts`: `thread/<id>` (whose thread it is, and the id of
 a just-received message the account sent itself, whose sentiment is not the
-contact's) and `contact/<id>` (the sum and count of sentiment compounds).
+contact's).
 """
 
 from __future__ import annotations
@@ -71,7 +71,14 @@ class ContactsProjection(ReadModelProjection):
                 "style": stored(asdict(LearnedStyle())),
                 "first_seen_at": utc_ms(event.at),
                 "last_message_at": None,
-                "stats": {"inbound": 0, "replies_sent": 0, "threads": 0, "sentiment_mean": None},
+                "stats": {
+                    "inbound": 0,
+                    "replies_sent": 0,
+                    "threads": 0,
+                    "sentiment_mean": None,
+                    "assessed": 0,
+                    "sentiment_sum": 0.0,
+                },
                 "position": tracking.notification_id,
             },
         )
@@ -125,13 +132,10 @@ class ContactsProjection(ReadModelProjection):
         book = self._thread_book(event, tracking)
         if book["own"] == event.wa_message_id:
             return
-        contact_id = book["contact_id"]
-        tally = self.state_doc(f"contact/{contact_id}", sum=0.0, count=0)
-        tally["sum"] += event.compound
-        tally["count"] += 1
-        self.changed(STATE, tally)
-        contact = self._contact(contact_id, tracking)
-        contact["stats"]["sentiment_mean"] = round(tally["sum"] / tally["count"], 4)
+        stats = self._contact(book["contact_id"], tracking)["stats"]
+        stats["assessed"] += 1
+        stats["sentiment_sum"] += event.compound
+        stats["sentiment_mean"] = round(stats["sentiment_sum"] / stats["assessed"], 4)
 
     @process_event.register(ReplySent)
     def _sent(self, event: Any, tracking: Tracking) -> None:

@@ -1,9 +1,8 @@
 """`rm_context`: everything a reply needs about one contact, in one document.
 
 Bookkeeping in `rmx_context`: `thread/<id>` (whose thread it is, and the id of
-a just-received message the account sent itself), `contact/<id>` (WhatsApp's
-name for the contact, and the last sentiment compounds), `persona/<persona id>`
-(an account's persona, copied onto each of its contacts).
+a just-received message the account sent itself), `persona/<persona id>` (an
+account's persona, copied onto each of its contacts).
 """
 
 from __future__ import annotations
@@ -60,15 +59,12 @@ class ContextProjection(ReadModelProjection):
     def _registered(self, event: Any, tracking: Tracking) -> None:
         persona = self.get(STATE, f"persona/{ids.persona_id(event.account)}")
         self.create(
-            STATE,
-            {"_id": f"contact/{event.originator_id}", "push_name": event.push_name, "trend": []},
-        )
-        self.create(
             CONTEXT,
             {
                 "_id": str(event.originator_id),
                 "account": event.account,
                 "name": event.push_name,
+                "push_name": event.push_name,
                 "preferred_name": "",
                 "number": event.number,
                 "first_seen_at": utc_ms(event.at),
@@ -80,6 +76,7 @@ class ContextProjection(ReadModelProjection):
                 "recent": [],
                 "recent_topics": [],
                 "sentiment_trend": None,
+                "sentiment_recent": [],
                 "persona": dict(persona["values"]) if persona else None,
                 "position": tracking.notification_id,
             },
@@ -87,13 +84,10 @@ class ContextProjection(ReadModelProjection):
 
     @process_event.register(PushNameChanged)
     def _push_name(self, event: Any, tracking: Tracking) -> None:
-        contact_id = str(event.originator_id)
-        book = self._contact_book(contact_id, tracking)
-        context = self._context(contact_id, tracking)
-        if context["name"] == book["push_name"]:
+        context = self._context(str(event.originator_id), tracking)
+        if context["name"] == context["push_name"]:
             context["name"] = event.push_name
-        book["push_name"] = event.push_name
-        self.changed(STATE, book)
+        context["push_name"] = event.push_name
 
     @process_event.register(ProfileEdited)
     def _edited(self, event: Any, tracking: Tracking) -> None:
@@ -142,12 +136,10 @@ class ContextProjection(ReadModelProjection):
         book = self._thread_book(event, tracking)
         if book["own"] == event.wa_message_id:
             return
-        contact_book = self._contact_book(book["contact_id"], tracking)
-        trend = [*contact_book["trend"], event.compound][-TREND:]
-        contact_book["trend"] = trend
-        self.changed(STATE, contact_book)
         context = self._context(book["contact_id"], tracking)
-        context["sentiment_trend"] = round(sum(trend) / len(trend), 4)
+        recent = [*context["sentiment_recent"], event.compound][-TREND:]
+        context["sentiment_recent"] = recent
+        context["sentiment_trend"] = round(sum(recent) / len(recent), 4)
 
     @process_event.register(TopicsDetected)
     def _topics(self, event: Any, tracking: Tracking) -> None:
@@ -202,13 +194,6 @@ class ContextProjection(ReadModelProjection):
         context["position"] = tracking.notification_id
         self.changed(CONTEXT, context)
         return context
-
-    def _contact_book(self, contact_id: str, tracking: Tracking) -> Document:
-        doc_id = f"contact/{contact_id}"
-        book = self.get(STATE, doc_id)
-        if book is None:
-            raise MissingDocument(self.name, STATE, doc_id, tracking)
-        return book
 
     def _thread_book(self, event: Any, tracking: Tracking) -> Document:
         doc_id = f"thread/{event.originator_id}"

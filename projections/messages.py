@@ -1,7 +1,8 @@
 """`rm_messages`: every message of every thread, inbound and outbound, in log order.
 
-Bookkeeping in `rmx_messages`: `thread/<id>` (the thread's conversation,
-contact, account and chat, from `Thread.Opened`, stamped on each message).
+Bookkeeping in `rmx_messages`: `conversation/<id>` (the conversation's contact,
+from `Conversation.Started`, stamped on each message). The events that create a
+message carry its account and chat, which name the conversation.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
+from parley.domain import ids
 from parley.eventstore.datastore import Document
 from parley.projections.base import ReadModelProjection
 from parley.projections.errors import MissingDocument
 from parley.projections.events import (
+    ConversationStarted,
     DeliveryUpdated,
     MessageReceived,
     ReplyFailed,
@@ -22,7 +25,6 @@ from parley.projections.events import (
     ReplyWithheld,
     SentimentAssessed,
     TextCapped,
-    ThreadOpened,
     TopicsDetected,
 )
 from parley.projections.values import stored, utc_ms
@@ -58,17 +60,11 @@ class MessagesProjection(ReadModelProjection):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Events that are not about a message change nothing."""
 
-    @process_event.register(ThreadOpened)
-    def _opened(self, event: Any, tracking: Tracking) -> None:
+    @process_event.register(ConversationStarted)
+    def _started(self, event: Any, tracking: Tracking) -> None:
         self.create(
             STATE,
-            {
-                "_id": f"thread/{event.originator_id}",
-                "conversation_id": str(event.conversation_id),
-                "contact_id": str(event.contact_id),
-                "account": event.account,
-                "chat_id": event.chat_id,
-            },
+            {"_id": f"conversation/{event.originator_id}", "contact_id": str(event.contact_id)},
         )
 
     @process_event.register(MessageReceived)
@@ -167,16 +163,16 @@ class MessagesProjection(ReadModelProjection):
     # -------------------------------------------------------------- helpers
 
     def _thread_fields(self, event: Any, tracking: Tracking) -> Document:
-        thread_id = str(event.originator_id)
-        thread = self.get(STATE, f"thread/{thread_id}")
-        if thread is None:
-            raise MissingDocument(self.name, STATE, f"thread/{thread_id}", tracking)
+        conversation_id = str(ids.conversation_id(event.account, event.chat_id))
+        conversation = self.get(STATE, f"conversation/{conversation_id}")
+        if conversation is None:
+            raise MissingDocument(self.name, STATE, f"conversation/{conversation_id}", tracking)
         return {
-            "thread_id": thread_id,
-            "conversation_id": thread["conversation_id"],
-            "contact_id": thread["contact_id"],
-            "account": thread["account"],
-            "chat_id": thread["chat_id"],
+            "thread_id": str(event.originator_id),
+            "conversation_id": conversation_id,
+            "contact_id": conversation["contact_id"],
+            "account": event.account,
+            "chat_id": event.chat_id,
         }
 
     def _inbound(self, event: Any, tracking: Tracking) -> Document:

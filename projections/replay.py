@@ -24,6 +24,7 @@ from parley.domain.application import ParleyApp
 from parley.eventstore.recorders import MongoApplicationRecorder
 from parley.projections.applier import BatchApplier, upstream_name
 from parley.projections.base import ReadModelProjection
+from parley.projections.feed import read_page
 from parley.projections.lease import Clock, LeaseStore, lease_id, new_holder, utc_now
 from parley.projections.registry import build_projections, build_view, projection_class
 from parley.projections.view import SHADOW_SUFFIX, Fence
@@ -123,7 +124,7 @@ def build(
     if progress is not None:
         progress(position, target)
     while position < target:
-        page = list(recorder.select_notifications(position + 1, batch_size, stop=target))
+        page = read_page(recorder, position + 1, min(batch_size, target - position))
         if not page:
             break
         events = applier.decode(page)

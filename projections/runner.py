@@ -24,7 +24,7 @@ from parley.domain.application import ParleyApp
 from parley.eventstore.recorders import MongoApplicationRecorder
 from parley.projections.applier import BatchApplier, BatchResult, upstream_name
 from parley.projections.base import ReadModelProjection
-from parley.projections.feed import PageSubscription
+from parley.projections.feed import PageSubscription, read_page
 from parley.projections.lease import Clock, LeaseLost, LeaseStore, lease_id, new_holder, utc_now
 from parley.projections.registry import build_projections
 from parley.projections.settings import ProjectorSettings
@@ -125,7 +125,7 @@ class Projector:
         page comes back short, the log is followed through a subscription,
         until a full page shows the log has run ahead again."""
         if self._subscription is None:
-            page = list(self.recorder.select_notifications(start + 1, self.settings.batch_size))
+            page = read_page(self.recorder, start + 1, self.settings.batch_size)
             if len(page) < self.settings.batch_size:
                 self._follow_from(page[-1].id if page else start)
             return page

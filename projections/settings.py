@@ -2,7 +2,7 @@
 
 | variable | meaning | default |
 | --- | --- | --- |
-| `PARLEY_PROJECTOR_BATCH_SIZE` | events read, applied and committed together | `1000` |
+| `PARLEY_PROJECTOR_BATCH_SIZE` | events read, applied and committed together | `2000` |
 | `PARLEY_PROJECTOR_LEASE_SECONDS` | how long a projection's lease lasts unrenewed | `15` |
 | `PARLEY_PROJECTOR_POLL_INTERVAL` | seconds between polls when no change stream wakes us | `1.0` |
 | `PARLEY_PROJECTOR_CACHE_SIZE` | read-model documents kept in memory per collection | `20000` |
@@ -20,7 +20,7 @@ from parley.tools.config import ConfigError
 
 @dataclass(frozen=True)
 class ProjectorSettings:
-    batch_size: int = 1000
+    batch_size: int = 2000
     lease_seconds: float = 15.0
     poll_interval: float = 1.0
     cache_size: int = 20_000
@@ -47,7 +47,7 @@ def from_env(environ: Mapping[str, str]) -> ProjectorSettings:
             raise ConfigError(msg)
     return ProjectorSettings(
         batch_size=int(
-            _number(environ, "PARLEY_PROJECTOR_BATCH_SIZE", 1000, 1, 20_000, integer=True)
+            _number(environ, "PARLEY_PROJECTOR_BATCH_SIZE", 2000, 1, 20_000, integer=True)
         ),
         lease_seconds=_number(
             environ, "PARLEY_PROJECTOR_LEASE_SECONDS", 15.0, 0.5, 3600, integer=False

@@ -1,8 +1,10 @@
 """`rm_threads`: one document per thread, for the conversation list.
 
-Bookkeeping in `rmx_threads`: `contact/<id>` (the contact's name and
-relationship, copied onto each of its threads), `thread/<id>` (topic counts and
-the reply-latency ledger).
+The thread document also keeps what its figures are computed from (the messages
+awaiting a reply or a send, for reply latency, and the topic counts), so a
+batch writes one document per thread. Bookkeeping in `rmx_threads`:
+`contact/<id>` (the contact's name and relationship, copied onto each of its
+threads).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from parley.eventstore.datastore import Document
-from parley.projections import ledger
 from parley.projections.base import ReadModelProjection
 from parley.projections.errors import MissingDocument
 from parley.projections.events import (
@@ -33,6 +34,7 @@ from parley.projections.events import (
     ThreadResumed,
     TopicsDetected,
 )
+from parley.projections.ledger import Ledger, latency_ms
 from parley.projections.values import stored, utc_ms
 from parley.projections.view import CollectionSpec, Index
 
@@ -42,6 +44,7 @@ LAST_TEXT = 200  # characters of the last message shown in the list
 TREND = 10  # sentiment compounds kept
 TOPICS_SHOWN = 10
 TOPICS_COUNTED = 100  # distinct topics counted per thread; the rarest, oldest go first
+LEDGER = Ledger("awaiting_reply", "awaiting_send")
 
 
 class ThreadsProjection(ReadModelProjection):
@@ -105,6 +108,8 @@ class ThreadsProjection(ReadModelProjection):
                 "topics": [],
                 "last_reply_latency_ms": None,
                 "position": tracking.notification_id,
+                **LEDGER.empty(),
+                "topic_counts": [],
             },
         )
 
@@ -122,15 +127,14 @@ class ThreadsProjection(ReadModelProjection):
             "kind": stored(event.kind),
             "at": received_at,
         }
-        book = self._book(event)
-        ledger.received(book, event.wa_message_id, received_at)
+        LEDGER.received(thread, event.wa_message_id, received_at)
 
     @process_event.register(ReplyWithheld)
     def _withheld(self, event: Any, tracking: Tracking) -> None:
         thread = self._thread(event, tracking)
         thread["counts"]["withheld"] += 1
         thread["unanswered"] -= 1
-        ledger.withheld(self._book(event), event.wa_message_id)
+        LEDGER.withheld(thread, event.wa_message_id)
 
     @process_event.register(ReplyGenerated)
     def _generated(self, event: Any, tracking: Tracking) -> None:
@@ -141,7 +145,7 @@ class ThreadsProjection(ReadModelProjection):
             counts["fallbacks"] += 1
         if event.in_reply_to:
             thread["unanswered"] -= 1
-            ledger.answered(self._book(event), event.in_reply_to, event.reply_id)
+            LEDGER.answered(thread, event.in_reply_to, event.reply_id)
         thread["last_message"] = {
             "direction": "out",
             "text": event.text[:LAST_TEXT],
@@ -153,15 +157,15 @@ class ThreadsProjection(ReadModelProjection):
     def _sent(self, event: Any, tracking: Tracking) -> None:
         thread = self._thread(event, tracking)
         thread["counts"]["replies_sent"] += 1
-        received_at = ledger.settled(self._book(event), event.reply_id)
+        received_at = LEDGER.settled(thread, event.reply_id)
         if received_at is not None:
-            thread["last_reply_latency_ms"] = ledger.latency_ms(received_at, utc_ms(event.sent_at))
+            thread["last_reply_latency_ms"] = latency_ms(received_at, utc_ms(event.sent_at))
 
     @process_event.register(ReplyFailed)
     def _failed(self, event: Any, tracking: Tracking) -> None:
         thread = self._thread(event, tracking)
         thread["counts"]["replies_failed"] += 1
-        ledger.settled(self._book(event), event.reply_id)
+        LEDGER.settled(thread, event.reply_id)
 
     @process_event.register(SentimentAssessed)
     def _sentiment(self, event: Any, tracking: Tracking) -> None:
@@ -174,13 +178,12 @@ class ThreadsProjection(ReadModelProjection):
         if not event.topics:
             return
         thread = self._thread(event, tracking)
-        book = self._book(event)
-        counted = {topic: [count, last] for topic, count, last in book["topics"]}
+        counted = {topic: [count, last] for topic, count, last in thread["topic_counts"]}
         for topic in event.topics:
             count = counted.get(topic, [0, 0])[0]
             counted[topic] = [count + 1, tracking.notification_id]
         ranked = sorted(counted.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
-        book["topics"] = [[topic, count, last] for topic, (count, last) in ranked][:TOPICS_COUNTED]
+        thread["topic_counts"] = [[t, count, last] for t, (count, last) in ranked][:TOPICS_COUNTED]
         thread["topics"] = [topic for topic, _ in ranked[:TOPICS_SHOWN]]
 
     @process_event.register(BotPaused)
@@ -245,11 +248,6 @@ class ThreadsProjection(ReadModelProjection):
         thread["position"] = tracking.notification_id
         self.changed(THREADS, thread)
         return thread
-
-    def _book(self, event: Any) -> Document:
-        book = self.state_doc(f"thread/{event.originator_id}", topics=[], **ledger.new_ledger())
-        self.changed(STATE, book)
-        return book
 
     def _contact(self, event: Any) -> Document:
         contact = self.state_doc(

@@ -25,6 +25,7 @@ transaction lifetime); whoever takes the lease over ends that session first
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,9 @@ class Index:
 class CollectionSpec:
     name: str
     indexes: tuple[Index, ...] = ()
+    # Compare a changed document with what is stored and skip the write when
+    # equal: worth its copying for small documents that often change back.
+    write_if_changed: bool = False
 
 
 class ReadModelView(MongoTrackingRecorder):
@@ -100,6 +104,9 @@ class ReadModelView(MongoTrackingRecorder):
         self._complete = False
         self._evicted: dict[str, set[str]] = {name: set() for name in self.collections}
         self._session: ClientSession | None = None
+        self._stored: dict[str, dict[str, Document]] = {
+            spec.name: {} for spec in collections if spec.write_if_changed
+        }
 
     @property
     def session(self) -> ClientSession:
@@ -131,7 +138,7 @@ class ReadModelView(MongoTrackingRecorder):
         with self.datastore.translated_errors():
             document = self.collections[collection].find_one({"_id": doc_id})
         if document is not None:
-            cache[doc_id] = document
+            self._loaded(collection, document)
         return document
 
     def create(self, collection: str, document: Document) -> Document:
@@ -157,13 +164,19 @@ class ReadModelView(MongoTrackingRecorder):
                 doc_id = document["_id"]
                 cached = cache.get(doc_id)
                 if cached is None:
-                    cache[doc_id] = document
+                    self._loaded(collection, document)
                     cached = document
                 found[doc_id] = cached
         for doc_id, document in self._new[collection].items():
             if document.get(field) == value:
                 found[doc_id] = document
         return [found[doc_id] for doc_id in sorted(found)]
+
+    def _loaded(self, collection: str, document: Document) -> None:
+        self._cache[collection][document["_id"]] = document
+        stored = self._stored.get(collection)
+        if stored is not None:
+            stored[document["_id"]] = copy.deepcopy(document)
 
     @property
     def pending_writes(self) -> int:
@@ -209,11 +222,17 @@ class ReadModelView(MongoTrackingRecorder):
             self.discard()
             raise
         for name in self.collections:
+            stored = self._stored.get(name)
+            if stored is not None:
+                for doc_id, document in [*self._new[name].items(), *self._dirty[name].items()]:
+                    stored[doc_id] = copy.deepcopy(document)
             self._new[name].clear()
             self._dirty[name].clear()
             cache = self._cache[name]
             while len(cache) > self.cache_size:
                 doc_id, _ = cache.popitem(last=False)
+                if stored is not None:
+                    stored.pop(doc_id, None)
                 if self._complete:
                     self._evicted[name].add(doc_id)
         self._positions[upstream] = to_position
@@ -226,6 +245,8 @@ class ReadModelView(MongoTrackingRecorder):
             self._new[name].clear()
             self._dirty[name].clear()
             self._evicted[name].clear()
+        for stored in self._stored.values():
+            stored.clear()
         self._positions.clear()
         self._complete = False
 
@@ -240,12 +261,15 @@ class ReadModelView(MongoTrackingRecorder):
         batches = []
         for name, collection in self.collections.items():
             batch: list[Write] = [InsertOne(document) for document in self._new[name].values()]
-            batch.extend(
+            stored = self._stored.get(name, {})
+            replaced = [
                 ReplaceOne({"_id": doc_id}, document)
                 for doc_id, document in self._dirty[name].items()
-            )
+                if stored.get(doc_id) != document
+            ]
+            batch.extend(replaced)
             if batch:
-                batches.append((collection, batch, len(self._dirty[name])))
+                batches.append((collection, batch, len(replaced)))
         return batches
 
     def _advance_in(

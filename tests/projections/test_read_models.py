@@ -102,6 +102,9 @@ def test_thread_document_counts_every_outcome(app: ParleyApp) -> None:
         "manual": 0,
     }
     assert thread["unanswered"] == 1  # w2
+    assert [wa_id for wa_id, _ in thread["awaiting_reply"]] == ["w2"]
+    assert thread["awaiting_send"] == []
+    assert {topic for topic, _, _ in thread["topic_counts"]} >= set(thread["topics"])
     assert thread["last_reply_latency_ms"] == 3000.0
     assert (thread["contact_name"], thread["relationship"]) == ("Ana Souza", "client")
     assert thread["state"] == "active"
@@ -180,6 +183,8 @@ def test_contact_profile_and_statistics(app: ParleyApp) -> None:
     stats = contact["stats"]
     assert (stats["inbound"], stats["replies_sent"], stats["threads"]) == (3, 1, 1)
     compounds = [m["sentiment"]["compound"] for m in db.rm_messages.find({"direction": "in"})]
+    assert stats["assessed"] == 3
+    assert stats["sentiment_sum"] == pytest.approx(sum(compounds))
     assert stats["sentiment_mean"] == round(sum(compounds) / 3, 4)
     assert contact["style"]["samples"] >= 1
 
@@ -199,7 +204,9 @@ def test_context_holds_turns_persona_and_relationship_in_one_document(app: Parle
     ]
     assert context["persona"]["owner_name"] == "Sam"
     assert (context["name"], context["relationship"]) == ("Ana Souza", "client")
-    assert context["sentiment_trend"] is not None
+    assert context["push_name"] == "Ana"
+    assert len(context["sentiment_recent"]) == 3
+    assert context["sentiment_trend"] == round(sum(context["sentiment_recent"]) / 3, 4)
     assert context["recent_topics"]
 
 
