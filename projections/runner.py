@@ -9,7 +9,10 @@ beyond its own checkpoint and commits its changed documents and its checkpoint
 together (see `ReadModelView`). Projections keep the library's shape.
 
 One thread does everything (lease upkeep included), so the process never
-writes a lease document from two places at once.
+writes a lease document from two places at once. Commits are not overlapped
+with applying the next batch: catching up is bound by the server's own work
+(on the embedded server about 26 s of server CPU against 5 s of ours per
+100,000 events), and a separate commit thread measured slower.
 """
 
 from __future__ import annotations

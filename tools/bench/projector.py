@@ -2,7 +2,7 @@
 scan of the same log, on the same server in the same run.
 
     python -m parley.tools.bench.projector [--events 100000] [--conversations 1000]
-        [--batch-size 1000] [--rounds 2] [--uri URI] [--database NAME]
+        [--batch-size 2000] [--rounds 2] [--uri URI] [--database NAME]
 
 Writes a realistic history of `--events` events through the write side
 (`parley.tools.history`; this takes a few minutes for 100,000, and is not
@@ -106,7 +106,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="events in the log")
     parser.add_argument("--conversations", type=int, default=1_000, help="chats in the history")
-    parser.add_argument("--batch-size", type=int, default=1_000, help="events per transaction")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=ProjectorSettings().batch_size,
+        help="events per transaction (default: the projector's)",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
     parser.add_argument("--uri", help="an existing replica set (default: own embedded server)")
     parser.add_argument("--database", help="reuse (or keep) the log in this database")
