@@ -29,7 +29,6 @@ from pymongo.cursor import Cursor
 _CHAT_ID = re.compile(r"^[1-9]\d{5,14}@(c\.us|s\.whatsapp\.net)$")
 _GROUP_ID = re.compile(r"^\d{6,20}(-\d{6,12})?@g\.us$")
 _PHONE = re.compile(r"^\+?[\d\s().\-/]+$")
-AGGREGATE_INDEX = "originator_version_unique"  # created by the event store's recorder
 _METADATA = frozenset(("originator_id", "originator_version", "timestamp", "originator_topic"))
 CHAT_HELP = (
     "a chat id such as 4915112345678@c.us, a group id such as 120363041234567890@g.us, "
@@ -162,16 +161,32 @@ def events_of(
     *,
     at: datetime | None = None,
     position: int | None = None,
-) -> Cursor[Document]:
+) -> Iterator[Document]:
     """One aggregate's event documents in version order, recorded up to `at`
-    and/or `position`. Hinted: beside a range on another field, the embedded
-    server's planner would otherwise scan the whole collection."""
-    query: Document = {"originator_id": originator_id}
-    if at is not None:
-        query["recorded_at"] = {"$lte": at}
-    if position is not None:
-        query["notification_id"] = {"$lte": position}
-    return recorder.events.find(query).sort("originator_version", 1).hint(AGGREGATE_INDEX)
+    and/or `position`.
+
+    The query names only the aggregate, which the (originator_id,
+    originator_version) index answers; the cut is made here, at the first event
+    beyond it. On the embedded server a range on `recorded_at` beside it makes
+    the planner scan the whole collection, and a `hint` scans the whole index.
+    """
+    for document in events_query(recorder, originator_id):
+        if at is not None and _aware(document.get("recorded_at")) > at:
+            break
+        if position is not None and int(document["notification_id"]) > position:
+            break
+        yield document
+
+
+def events_query(recorder: MongoApplicationRecorder, originator_id: UUID) -> Cursor[Document]:
+    """The query `events_of` runs (for checking its plan)."""
+    return recorder.events.find({"originator_id": originator_id}).sort("originator_version", 1)
+
+
+def _aware(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.max.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _documents(

@@ -165,7 +165,7 @@ def test_search_finds_text_case_insensitively_and_literally(app: ParleyApp) -> N
     assert [m["text"] for m in queries.search_thread(db, str(thread_id), "(urgent)")] == [
         "Please call me (urgent)"
     ]
-    assert list(queries.search_thread(db, str(thread_id), ".*")) == []
+    assert queries.search_thread(db, str(thread_id), ".*") == []
 
 
 def test_contact_profile_and_statistics(app: ParleyApp) -> None:
