@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
-from pathlib import Path
 from types import FrameType
 
-from parley.tools.config import Settings, read_env_file
+from parley.tools.config import Settings
 
 HELP = "every projection, catching up then following"
 log = logging.getLogger("parley.projector")
@@ -25,7 +23,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from parley.projections.settings import from_env
     from parley.tools.parley_app import open_app
 
-    projector_settings = from_env({**read_env_file(Path(".env")), **os.environ})
+    projector_settings = from_env(settings.environ)
     app = open_app(settings, poll_interval=projector_settings.poll_interval)
     projector = Projector(app, projector_settings)
 

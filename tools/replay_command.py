@@ -4,11 +4,9 @@ with a progress line on stderr."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
-from parley.tools.config import Settings, read_env_file
+from parley.tools.config import Settings
 
 HELP = "rebuild read models from event 1"
 
@@ -38,7 +36,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     names = list(PROJECTION_NAMES) if args.all else list(dict.fromkeys(args.names))
     for name in names:
         projection_class(name)
-    projector_settings = from_env({**read_env_file(Path(".env")), **os.environ})
+    projector_settings = from_env(settings.environ)
     app = open_app(settings)
     bar = ProgressBar(sys.stderr, ",".join(names))
     try:
