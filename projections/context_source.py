@@ -61,12 +61,14 @@ class ReadModelContextSource:
         timezone: str = "UTC",
         app: ParleyApp | None = None,
         history_turns: int = HISTORY_TURNS,
+        max_chars: int = 4_000,
     ) -> None:
         self.contexts = database[CONTEXT]
         self.persona_fallback = persona_fallback
         self.zone = ZoneInfo(timezone)
         self.app = app
         self.history_turns = history_turns
+        self.max_chars = max_chars  # of the message answered, as the intake analyses it
 
     def context_for(self, thread: Thread, wa_message_id: str, now: datetime) -> ReplyContext:
         inbound = thread.inbound.get(wa_message_id)
@@ -104,7 +106,7 @@ class ReadModelContextSource:
             local_time=now.astimezone(self.zone),
             urgent=looks_urgent(inbound["text"]),
             persona=_persona(persona) if persona else self.persona_fallback,
-            inbound_text=inbound["text"],
+            inbound_text=inbound["text"][: self.max_chars],
             inbound_kind=MessageKind(inbound["kind"]),
         )
 

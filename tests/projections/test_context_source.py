@@ -89,6 +89,13 @@ def test_a_contact_the_read_model_has_not_seen_is_read_from_its_aggregate(app: P
     assert bare.inbound_text == "first ever message"
 
 
+def test_a_very_long_message_is_cut_as_the_intake_cuts_it(app: ParleyApp) -> None:
+    long = app.receive(inbound(ANA, "l1", "x" * 5_000, T0))
+    assert long.thread_id is not None
+    context = source(app).context_for(app.get_thread(long.thread_id), "l1", T0)
+    assert context.inbound_text == "x" * 4_000
+
+
 def test_an_unknown_message_is_refused(app: ParleyApp) -> None:
     first = app.receive(inbound(ANA, "f1", "hello", T0))
     assert first.thread_id is not None
