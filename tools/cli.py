@@ -48,6 +48,19 @@ def _not_built(name: str) -> Handler:
     return handler
 
 
+def _module(name: str) -> Handler:
+    """A handler whose module (`parley.tools.<name>`, with `run(args, settings)`) is
+    imported only when its command runs."""
+
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        import importlib
+
+        run: Handler = importlib.import_module(f"parley.tools.{name}").run
+        return run(args, settings)
+
+    return handler
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     parser = argparse.ArgumentParser(prog="parley", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -68,6 +81,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     ):
         commands.add_parser(name, help=description)
         handlers[name] = _not_built(name)
+    handlers["api"] = _module("api_command")
     return parser, handlers
 
 
