@@ -14,6 +14,11 @@ page costs about the documents it returns, not the collection.
 Filters that the index does not hold are applied here, in Python, on documents
 the window already fetched: on that server an extra predicate turns an indexed
 query into a full scan.
+
+Lower bounds are written `$gt: t - 1 ms`, never `$gte: t`: on an index key in
+descending order, the embedded server (SecantusDB 0.7.0b3) reads `$gte` as `$gt`
+and drops the documents at exactly `t`. BSON dates hold milliseconds, so the two
+forms select the same documents anywhere else.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 Document = dict[str, Any]
 FLOOR = datetime(1970, 1, 1, tzinfo=UTC)  # nothing in a read model is older
 FIRST_SPAN = timedelta(hours=1)
+TICK = timedelta(milliseconds=1)  # the precision of a BSON date
 MAX_GROWTH = 16.0
 
 
@@ -118,7 +124,7 @@ async def newest_first(
     span = FIRST_SPAN
     while len(found) < wanted and (upper is None or upper > floor):
         lower = anchor - span if anchor - span > floor else floor
-        bounds: dict[str, datetime] = {"$gte": lower}
+        bounds: dict[str, datetime] = {"$gt": lower - TICK}  # i.e. >= lower
         if upper is not None:
             bounds["$lt"] = upper
         batch = await _fetch(collection, {**equality, time_field: bounds}, projection)

@@ -19,7 +19,15 @@ from pymongo.errors import PyMongoError
 PING_TIMEOUT = 2.0
 MAX_QR_PAYLOAD = 2_000
 BREAKER_STATES = ("closed", "open", "half_open")
-REPLY_OUTCOMES = ("replies_generated", "replies_sent", "failures", "fallbacks", "withheld")
+# Outcome label -> analytics counter.
+REPLY_OUTCOMES = {
+    "generated": "replies_generated",
+    "sent": "replies_sent",
+    "failed": "failures",
+    "fallback": "fallbacks",
+    "withheld": "withheld",
+    "manual": "manual",
+}
 
 
 async def _database_check(request: web.Request) -> dict[str, Any]:
@@ -125,7 +133,10 @@ async def metrics(request: web.Request, args: Args) -> web.StreamResponse:
         "parley_replies_total",
         "Replies by outcome: generated, sent, failed, fallback (sent while the model "
         "was unavailable) and withheld (no reply by rule).",
-        [({**labels, "outcome": name}, _count(total, name)) for name in REPLY_OUTCOMES],
+        [
+            ({**labels, "outcome": outcome}, _count(total, counter))
+            for outcome, counter in REPLY_OUTCOMES.items()
+        ],
     )
     out.counter(
         "parley_reply_failures_total",

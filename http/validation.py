@@ -256,7 +256,7 @@ def parse_query(specs: Sequence[Spec], query: MultiMapping[str]) -> dict[str, An
     """Declared query parameters, each given at most once; anything else is refused."""
     declared = {spec.name: spec for spec in specs}
     seen: set[str] = set()
-    for name in query:
+    for name, _ in query.items():  # items(), not keys(): keys() hides repeats
         if forbidden_name(name):
             raise BadRequest(
                 f"query parameter {name[:40]!r}: names may not start with '$' "

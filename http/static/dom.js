@@ -10,12 +10,13 @@ export function h(tag, attrs = {}, ...children) {
     else if (name === "href") element.setAttribute("href", safeHref(value));
     else element.setAttribute(name, value === true ? "" : String(value));
   }
-  append(element, children);
+  append(element, ...children);
   return element;
 }
 
-export function append(element, children) {
-  for (const child of children.flat()) {
+// Appends nodes, or text for anything else; arrays (of arrays) are spread.
+export function append(element, ...children) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     element.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }

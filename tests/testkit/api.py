@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from parley.domain.application import ParleyApp
+from parley.domain.messages import InboundMessage, MessageKind
+from parley.eventstore.factory import factory_settings
 from parley.http.config import ApiConfig, ApiSettings
 from parley.tools.config import load_settings
 
@@ -42,3 +45,31 @@ class SettableClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def inbound(
+    number: str,
+    text: str,
+    at: datetime,
+    *,
+    wa_message_id: str,
+    push_name: str = "Ana Souza",
+    account: str = "default",
+) -> InboundMessage:
+    """A text message from `number`, as a transport would hand it over."""
+    return InboundMessage(
+        account=account,
+        wa_message_id=wa_message_id,
+        chat_id=f"{number}@c.us",
+        sender=number,
+        push_name=push_name,
+        kind=MessageKind.TEXT,
+        text=text,
+        sent_at=at,
+        received_at=at,
+    )
+
+
+def open_parley(mongo_uri: str, database: str) -> ParleyApp:
+    """The write side on the test's database (close it when done)."""
+    return ParleyApp(env=factory_settings(mongo_uri, database))
