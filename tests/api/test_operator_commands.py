@@ -25,7 +25,8 @@ def parley(mongo_uri: str, database_name: str) -> Iterator[ParleyApp]:
 @pytest.fixture
 def chat(parley: ParleyApp) -> IntakeResult:
     result = parley.receive(inbound("15551234567", "Hello there", EPOCH, wa_message_id="w1"))
-    assert result.thread_id is not None and result.contact_id is not None
+    assert result.thread_id is not None
+    assert result.contact_id is not None
     return result
 
 

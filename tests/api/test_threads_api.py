@@ -175,8 +175,10 @@ async def test_a_timeline_pages_in_log_order(client, db):
         await client.get(f"/api/v1/threads/{thread['_id']}/messages?limit=2", headers=bearer())
     ).json()
     inbound, reply = first["items"]
-    assert inbound["direction"] == "in" and inbound["sentiment"]["label"] == "positive"
-    assert reply["direction"] == "out" and reply["reply_status"] == "sent"
+    assert inbound["direction"] == "in"
+    assert inbound["sentiment"]["label"] == "positive"
+    assert reply["direction"] == "out"
+    assert reply["reply_status"] == "sent"
 
 
 async def test_a_timeline_search_ignores_case_and_stays_in_the_thread(client, db):
@@ -192,7 +194,8 @@ async def test_a_timeline_search_ignores_case_and_stays_in_the_thread(client, db
             headers=bearer(),
         )
     ).json()
-    assert len(rest["items"]) == 7 and rest["next_after"] is None
+    assert len(rest["items"]) == 7
+    assert rest["next_after"] is None
     none = await (
         await client.get(f"/api/v1/threads/{thread['_id']}/messages?q=zebra", headers=bearer())
     ).json()
