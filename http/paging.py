@@ -39,6 +39,7 @@ Document = dict[str, Any]
 FLOOR = datetime(1970, 1, 1, tzinfo=UTC)  # nothing in a read model is older
 FIRST_SPAN = timedelta(hours=1)
 TICK = timedelta(milliseconds=1)  # the precision of a BSON date
+MIN_SPAN = timedelta(seconds=1)
 MAX_GROWTH = 16.0
 
 
@@ -108,7 +109,9 @@ async def newest_first(
     windows = 0
 
     def take(documents: list[Document]) -> int:
+        """Keeps the matches of one window, newest first; returns how many."""
         kept = [d for d in documents if isinstance(d.get(time_field), datetime) and keep(d)]
+        kept.sort(key=lambda d: (d[time_field], str(d["_id"])), reverse=True)
         found.extend(kept)
         return len(kept)
 
@@ -118,7 +121,7 @@ async def newest_first(
             return Page(items=[], next_cursor=None, windows=0)
         tied = await _fetch(collection, {**equality, time_field: after.at}, projection)
         windows += 1
-        take(sorted((d for d in tied if d["_id"] < after.id), key=_id_of, reverse=True))
+        take([d for d in tied if str(d["_id"]) < after.id])
         upper = after.at
     anchor = upper or now
     span = FIRST_SPAN
@@ -129,13 +132,19 @@ async def newest_first(
             bounds["$lt"] = upper
         batch = await _fetch(collection, {**equality, time_field: bounds}, projection)
         windows += 1
-        kept = take(sorted(batch, key=lambda d: (d[time_field], d["_id"]), reverse=True))
+        kept = take(batch)
         if lower == floor:
             break
+        span = next_span(
+            span,
+            lower=lower,
+            upper=upper,
+            batch=batch,
+            time_field=time_field,
+            kept=kept,
+            missing=wanted - len(found),
+        )
         upper = anchor = lower
-        missing = wanted - len(found)
-        growth = MAX_GROWTH if kept == 0 else min(MAX_GROWTH, max(1.0, 1.5 * missing / kept))
-        span = span * growth
     items = found[:limit]
     next_cursor = None
     if len(found) > limit:
@@ -144,12 +153,31 @@ async def newest_first(
     return Page(items=items, next_cursor=next_cursor, windows=windows)
 
 
+def next_span(
+    span: timedelta,
+    *,
+    lower: datetime,
+    upper: datetime | None,
+    batch: list[Document],
+    time_field: str,
+    kept: int,
+    missing: int,
+) -> timedelta:
+    """The next window's length: enough, at the density just seen, for what is
+    missing (half as much again), within a factor of 16 of this one; after an empty
+    window, 16 times as long, to cross gaps in few queries."""
+    if kept == 0:
+        return span * MAX_GROWTH
+    # The part of the window that held data: an open window's newest document
+    # may lie far below its "now", and the density is of that part only.
+    times = [d[time_field] for d in batch if isinstance(d.get(time_field), datetime)]
+    covered = (upper if upper is not None else max(times)) - lower
+    wanted = covered * (1.5 * missing / kept)
+    return min(span * MAX_GROWTH, max(span / MAX_GROWTH, wanted, MIN_SPAN))
+
+
 async def _fetch(
     collection: AsyncCollection[Document], query: Document, projection: Mapping[str, int]
 ) -> list[Document]:
     cursor = collection.find(query, dict(projection) or None)
     return [document async for document in cursor]
-
-
-def _id_of(document: Document) -> str:
-    return str(document["_id"])
