@@ -11,7 +11,7 @@ from parley.http.config import ApiConfig
 from pymongo import MongoClient
 from pymongo.database import Database
 from testkit.api import SettableClock, api_config
-from testkit.readmodels import EPOCH, ensure_indexes
+from testkit.seeding import EPOCH, ensure_indexes
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from testkit.api import bearer
-from testkit.readmodels import EPOCH, analytics_document
+from testkit.seeding import EPOCH, analytics_document
 
 DAY0 = EPOCH.replace(hour=0)
 

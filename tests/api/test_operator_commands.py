@@ -12,7 +12,7 @@ from parley.domain.application import IntakeResult, ParleyApp
 from parley.domain.thread import Thread
 from parley.http.auth import operator_name
 from testkit.api import OTHER_TOKEN, bearer, inbound, open_parley
-from testkit.readmodels import EPOCH
+from testkit.seeding import EPOCH
 
 
 @pytest.fixture

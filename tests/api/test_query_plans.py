@@ -11,7 +11,7 @@ import pytest
 from parley.http import readmodels
 from parley.http.readmodels import ThreadFilters
 from pymongo import AsyncMongoClient, monitoring
-from testkit.readmodels import (
+from testkit.seeding import (
     EPOCH,
     analytics_document,
     contact_document,

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from testkit.api import api_config, bearer
 from testkit.live_api import live_api
 from testkit.mongo import unique_database_name
-from testkit.readmodels import (
+from testkit.seeding import (
     EPOCH,
     analytics_document,
     bridge_status_document,

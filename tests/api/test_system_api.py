@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from testkit.api import bearer
-from testkit.readmodels import EPOCH, analytics_document, bridge_status_document
+from testkit.seeding import EPOCH, analytics_document, bridge_status_document
 
 SAMPLE = re.compile(
     r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? '

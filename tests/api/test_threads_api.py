@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from testkit.api import bearer
-from testkit.readmodels import (
+from testkit.seeding import (
     EPOCH,
     inbound_message_document,
     reply_document,
