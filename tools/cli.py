@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from parley.eventstore.datastore import DatabaseSetupError
+from parley.projections.errors import ProjectionError
+from parley.tools import audit_command, events_command, projector_command, replay_command
 from parley.tools.config import ConfigError, Settings, load_settings
 from parley.tools.logs import configure_logging
 
@@ -70,14 +72,19 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     db.add_argument("action", choices=("status", "start", "stop"), nargs="?", default="status")
     handlers["db"] = _db
 
+    for name, module in (
+        ("projector", projector_command),
+        ("replay", replay_command),
+        ("audit", audit_command),
+        ("events", events_command),
+    ):
+        module.configure(commands.add_parser(name, help=module.HELP))
+        handlers[name] = module.run
+
     for name, description in (
         ("run", "everything in one supervisor"),
         ("bridge", "a WhatsApp transport and the reply process"),
-        ("projector", "every projection, catching up then following"),
         ("api", "the query API and the dashboard"),
-        ("replay", "rebuild a read model from event 1"),
-        ("audit", "a conversation's full event history"),
-        ("events", "follow the event log"),
     ):
         commands.add_parser(name, help=description)
         handlers[name] = _not_built(name)
@@ -92,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(args.command, settings.log_level)
         return handlers[args.command](args, settings)
-    except (ConfigError, DatabaseSetupError, UsageError) as exc:
+    except (ConfigError, DatabaseSetupError, ProjectionError, UsageError) as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
