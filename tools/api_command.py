@@ -1,4 +1,8 @@
-"""`parley api`: the query API and the operator dashboard, until interrupted."""
+"""`parley api`: the query API and the operator dashboard, until interrupted.
+
+With no PARLEY_API_TOKENS, it makes a random token on its first start, prints it
+once inside the dashboard link, and keeps it (readable by its owner only) in
+`<data folder>/api-token`, where later starts find it."""
 
 from __future__ import annotations
 
@@ -14,7 +18,12 @@ from parley.tools.config import Settings, read_env_file
 if TYPE_CHECKING:
     from parley.http.config import ApiConfig
 
+HELP = "the query API and the dashboard"
 log = logging.getLogger("parley.api")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
 
 
 def prepare(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[ApiConfig, str]:

@@ -9,7 +9,13 @@ from collections.abc import Callable, Sequence
 
 from parley.eventstore.datastore import DatabaseSetupError
 from parley.projections.errors import ProjectionError
-from parley.tools import audit_command, events_command, projector_command, replay_command
+from parley.tools import (
+    api_command,
+    audit_command,
+    events_command,
+    projector_command,
+    replay_command,
+)
 from parley.tools.config import ConfigError, Settings, load_settings
 from parley.tools.logs import configure_logging
 
@@ -50,19 +56,6 @@ def _not_built(name: str) -> Handler:
     return handler
 
 
-def _module(name: str) -> Handler:
-    """A handler whose module (`parley.tools.<name>`, with `run(args, settings)`) is
-    imported only when its command runs."""
-
-    def handler(args: argparse.Namespace, settings: Settings) -> int:
-        import importlib
-
-        run: Handler = importlib.import_module(f"parley.tools.{name}").run
-        return run(args, settings)
-
-    return handler
-
-
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     parser = argparse.ArgumentParser(prog="parley", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -77,6 +70,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
         ("replay", replay_command),
         ("audit", audit_command),
         ("events", events_command),
+        ("api", api_command),
     ):
         module.configure(commands.add_parser(name, help=module.HELP))
         handlers[name] = module.run
@@ -84,11 +78,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     for name, description in (
         ("run", "everything in one supervisor"),
         ("bridge", "a WhatsApp transport and the reply process"),
-        ("api", "the query API and the dashboard"),
     ):
         commands.add_parser(name, help=description)
         handlers[name] = _not_built(name)
-    handlers["api"] = _module("api_command")
     return parser, handlers
 
 

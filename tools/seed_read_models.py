@@ -4,45 +4,32 @@ One place for the shapes, so an API test and a benchmark seed the same documents
 projections write. Every builder takes the fields that matter to a caller as keywords
 and fills the rest with plausible values; `seed_threads` writes many at once.
 
-`READ_MODEL_INDEXES` lists the indexes SCHEMA.md names, plus one for analytics
-buckets `(account, granularity, bucket)` that SCHEMA.md leaves out: without it the
-analytics range query has no index to use (a range on `_id` is a collection scan on
-the embedded server).
+The indexes and the latency histogram are the projections' own
+(`parley.projections.registry`, `parley.projections.histogram`), so seeded
+collections are queried exactly as projected ones are.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from parley.projections import histogram
+from parley.projections.registry import PROJECTIONS
+from pymongo import IndexModel
 from pymongo.database import Database
 
 Document = dict[str, Any]
 
 READ_MODEL_INDEXES: Mapping[str, tuple[IndexModel, ...]] = {
-    "rm_threads": (
-        IndexModel([("account", ASCENDING), ("last_message_at", DESCENDING), ("_id", DESCENDING)]),
-        IndexModel([("state", ASCENDING), ("last_message_at", ASCENDING)]),
-        IndexModel(
-            [("relationship", ASCENDING), ("last_message_at", DESCENDING), ("_id", DESCENDING)]
-        ),
-        IndexModel([("contact_id", ASCENDING), ("number", ASCENDING)]),
-    ),
-    "rm_messages": (
-        IndexModel([("thread_id", ASCENDING), ("seq", ASCENDING)]),
-        IndexModel([("conversation_id", ASCENDING), ("seq", ASCENDING)]),
-    ),
-    "rm_contacts": (
-        IndexModel([("account", ASCENDING), ("last_message_at", DESCENDING), ("_id", DESCENDING)]),
-        IndexModel([("account", ASCENDING), ("number", ASCENDING)]),
-    ),
-    "rm_analytics": (
-        IndexModel([("account", ASCENDING), ("granularity", ASCENDING), ("bucket", ASCENDING)]),
-    ),
+    spec.name: tuple(
+        IndexModel(list(index.keys), name=index.name, unique=index.unique)
+        for index in spec.indexes
+    )
+    for projection in PROJECTIONS.values()
+    for spec in projection.collections
 }
 
 EPOCH = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -55,13 +42,6 @@ COUNT_FIELDS = (
     "withheld",
     "manual",
 )
-# Upper bounds (ms) of the latency histogram buckets; one more bucket holds the rest.
-LATENCY_BOUNDS_MS: tuple[int, ...] = (
-    *(250, 500, 1_000, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000, 20_000),
-    *(30_000, 45_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000),
-)
-
-
 def ensure_indexes(db: Database[Document]) -> None:
     for collection, indexes in READ_MODEL_INDEXES.items():
         db[collection].create_indexes(list(indexes))
@@ -253,14 +233,10 @@ def contact_document(
 
 
 def latency_histogram(latencies_ms: Iterable[float]) -> list[int]:
-    """Counts per bucket of LATENCY_BOUNDS_MS, plus one open-ended bucket."""
-    counts = [0] * (len(LATENCY_BOUNDS_MS) + 1)
+    """Counts per bucket of the projections' latency histogram."""
+    counts = histogram.empty()
     for latency in latencies_ms:
-        index = next(
-            (i for i, bound in enumerate(LATENCY_BOUNDS_MS) if latency <= bound),
-            len(LATENCY_BOUNDS_MS),
-        )
-        counts[index] += 1
+        counts[histogram.bucket_of(latency)] += 1
     return counts
 
 
@@ -283,8 +259,7 @@ def analytics_document(
         _id = f"{account}/day/{bucket:%Y-%m-%d}"
     else:
         _id = f"{account}/hour/{bucket:%Y-%m-%dT%H}"
-    histogram = latency_histogram(latencies_ms)
-    p50, p95, p99 = (histogram_percentile(histogram, q) for q in (0.50, 0.95, 0.99))
+    counts = latency_histogram(latencies_ms)
     document: Document = {
         "_id": _id,
         "account": account,
@@ -297,28 +272,14 @@ def analytics_document(
         "fallbacks": 0,
         "withheld": 0,
         "manual": 0,
-        "latency_hist": histogram,
-        "latency_ms": {"p50": p50, "p95": p95, "p99": p99, "count": sum(histogram)},
+        "latency_hist": counts,
+        "latency_ms": histogram.summary(counts),
         "sentiment": dict(zip(("positive", "neutral", "negative"), sentiment, strict=True)),
         "active_contacts": 3,
         "by_relationship": {"friend": {"inbound": inbound, "replies_sent": replies_sent}},
     }
     document.update(overrides)
     return document
-
-
-def histogram_percentile(histogram: list[int], quantile: float) -> float | None:
-    """The upper bound of the bucket holding `quantile` (nearest rank; the last bound
-    for the overflow bucket); None for an empty histogram."""
-    total = sum(histogram)
-    if total == 0:
-        return None
-    rank, seen = max(1, math.ceil(quantile * total)), 0
-    for index, count in enumerate(histogram):
-        seen += count
-        if seen >= rank:
-            return float(LATENCY_BOUNDS_MS[min(index, len(LATENCY_BOUNDS_MS) - 1)])
-    return float(LATENCY_BOUNDS_MS[-1])
 
 
 def bridge_status_document(

@@ -3,7 +3,6 @@ which the benchmarks use too."""
 
 from parley.tools.seed_read_models import (
     EPOCH,
-    LATENCY_BOUNDS_MS,
     READ_MODEL_INDEXES,
     analytics_document,
     bridge_status_document,
@@ -17,7 +16,6 @@ from parley.tools.seed_read_models import (
 
 __all__ = [
     "EPOCH",
-    "LATENCY_BOUNDS_MS",
     "READ_MODEL_INDEXES",
     "analytics_document",
     "bridge_status_document",
