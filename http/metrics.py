@@ -65,10 +65,11 @@ class Exposition:
         self,
         name: str,
         help_text: str,
-        series: Iterable[tuple[Labels, Sequence[float], Sequence[int], float]],
+        series: Iterable[tuple[Labels, Sequence[float], Sequence[int], float | None]],
     ) -> None:
         """Each series: labels, upper bounds, counts per bucket (one more than the
-        bounds: the last is above every bound), and the sum of observations."""
+        bounds: the last is above every bound), and the sum of observations if
+        known (None: no `_sum` sample)."""
         self._family(name, "histogram", help_text)
         for labels, bounds, counts, total in series:
             running = 0
@@ -77,7 +78,8 @@ class Exposition:
                 self.sample(f"{name}_bucket", running, {**labels, "le": _number(bound)})
             running = sum(counts)
             self.sample(f"{name}_bucket", running, {**labels, "le": "+Inf"})
-            self.sample(f"{name}_sum", total, labels)
+            if total is not None:
+                self.sample(f"{name}_sum", total, labels)
             self.sample(f"{name}_count", running, labels)
 
     def text(self) -> str:

@@ -7,7 +7,16 @@ both made from `ROUTES`.
 from __future__ import annotations
 
 from parley.domain.profiles import Relationship
-from parley.http import analytics, contacts, dashboard, persona, schemas, system, threads
+from parley.http import (
+    analytics,
+    contacts,
+    dashboard,
+    history,
+    persona,
+    schemas,
+    system,
+    threads,
+)
 from parley.http.routing import Answer, Route
 from parley.http.validation import UUID_PATTERN, Body, Spec
 
@@ -112,6 +121,11 @@ MANUAL_REPLY = Body(
         ),
     ),
 )
+
+POSITION = Spec(
+    "position", "integer", "as it was after this log position", minimum=1, maximum=2**53
+)
+AT = Spec("at", "datetime", "as it was at this time (recorded by then)")
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -249,6 +263,54 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        f"{API}/threads/{{thread_id}}/as-of",
+        "thread_as_of",
+        "A thread as it was at a past time or log position, rebuilt from its events",
+        "history",
+        history.thread_then,
+        Answer(200, "the thread then", schemas.AS_OF),
+        path_params=(THREAD_ID,),
+        query=(AT, POSITION),
+    ),
+    Route(
+        "GET",
+        f"{API}/audit",
+        "conversation_history",
+        "A conversation's events (its threads' and contact's too), oldest first",
+        "history",
+        history.audit,
+        Answer(200, "a page of events", schemas.AUDIT),
+        query=(
+            Spec(
+                "chat",
+                "string",
+                "a chat id (15551234567@c.us) or a phone number (+1 555 123 4567)",
+                required=True,
+                min_length=1,
+                max_length=64,
+            ),
+            Spec("as_of", "datetime", "only events recorded by then"),
+            Spec(
+                "after",
+                "integer",
+                "`next_after` of the previous page",
+                minimum=0,
+                maximum=2**53,
+                default=0,
+            ),
+            Spec(
+                "limit",
+                "integer",
+                "how many events a page holds",
+                minimum=1,
+                maximum=1_000,
+                default=200,
+            ),
+            ACCOUNT,
+        ),
+    ),
+    Route(
+        "GET",
         f"{API}/contacts",
         "list_contacts",
         "Contacts, most recent message first, in pages",
@@ -266,6 +328,17 @@ ROUTES: tuple[Route, ...] = (
         contacts.get_contact,
         Answer(200, "the contact", schemas.CONTACT),
         path_params=(CONTACT_ID,),
+    ),
+    Route(
+        "GET",
+        f"{API}/contacts/{{contact_id}}/as-of",
+        "contact_as_of",
+        "A contact as it was at a past time or log position, rebuilt from its events",
+        "history",
+        history.contact_then,
+        Answer(200, "the contact then", schemas.AS_OF),
+        path_params=(CONTACT_ID,),
+        query=(AT, POSITION),
     ),
     Route(
         "PATCH",

@@ -232,7 +232,10 @@ HEALTH = obj(
         "database": obj({"ok": BOOLEAN, "latency_ms": nullable(NUMBER), "error": STRING}, ("ok",)),
         "bridge": nullable(BRIDGE),
         "projections": array(
-            obj({"name": STRING, "position": nullable(INTEGER), "lag": nullable(INTEGER)})
+            obj(
+                {"name": STRING, "position": INTEGER, "lag": INTEGER, "running": BOOLEAN},
+                ("name", "position", "lag", "running"),
+            )
         ),
         "pages": {"type": "object", "additionalProperties": STRING},
     },
@@ -256,6 +259,44 @@ PERSONA = obj(
 ACCEPTED = obj(
     {"accepted": BOOLEAN, "by": STRING, "reply_id": STRING, "version": INTEGER},
     ("accepted", "by"),
+)
+
+
+AUDIT_ENTRY = obj(
+    {
+        "position": INTEGER,
+        "recorded_at": nullable(DATETIME),
+        "aggregate": STRING,
+        "originator_id": STRING,
+        "version": INTEGER,
+        "event": STRING,
+        "data": {"type": "object"},
+    },
+    ("position", "aggregate", "originator_id", "version", "event", "data"),
+)
+
+AUDIT = obj(
+    {
+        "account": STRING,
+        "chat_id": STRING,
+        "as_of": nullable(DATETIME),
+        "items": array(AUDIT_ENTRY),
+        "next_after": nullable(INTEGER),
+    },
+    ("account", "chat_id", "items", "next_after"),
+)
+
+AS_OF = obj(
+    {
+        "id": STRING,
+        "version": INTEGER,
+        "as_of": obj({"at": nullable(DATETIME), "position": nullable(INTEGER)}),
+        "last_event": obj(
+            {"position": nullable(INTEGER), "recorded_at": nullable(DATETIME), "event": STRING}
+        ),
+        "state": {"type": "object"},
+    },
+    ("id", "version", "as_of", "last_event", "state"),
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 import qrcode
 import qrcode.image.svg
@@ -12,11 +12,14 @@ from aiohttp import web
 from parley.http import keys, readmodels
 from parley.http.errors import NotFound
 from parley.http.metrics import CONTENT_TYPE, Exposition
+from parley.http.projections_view import projections
 from parley.http.responses import json_response
 from parley.http.routing import Args
+from parley.projections import histogram
 from pymongo.errors import PyMongoError
 
 PING_TIMEOUT = 2.0
+LAG_DEGRADED = 1_000  # events a projection may trail the log before health says so
 MAX_QR_PAYLOAD = 2_000
 BREAKER_STATES = ("closed", "open", "half_open")
 # Outcome label -> analytics counter.
@@ -57,7 +60,8 @@ def _bridge_view(status: dict[str, Any] | None) -> dict[str, Any] | None:
 
 async def health(request: web.Request, args: Args) -> web.StreamResponse:
     database = await _database_check(request)
-    bridge = None
+    bridge: dict[str, Any] | None = None
+    standing: list[dict[str, Any]] = []
     if database["ok"]:
         try:
             bridge = _bridge_view(
@@ -67,15 +71,22 @@ async def health(request: web.Request, args: Args) -> web.StreamResponse:
                     request.app[keys.CLOCK](),
                 )
             )
-        except PyMongoError:
-            database = {"ok": False, "latency_ms": None, "error": "bridge_status unreadable"}
-    degraded = bridge is None or bridge["stale"] or bridge["state"] != "ready"
+            standing = await projections(request)
+        except PyMongoError as exc:
+            database = {"ok": False, "latency_ms": None, "error": type(exc).__name__}
+    degraded = (
+        bridge is None
+        or bridge["stale"]
+        or bridge["state"] != "ready"
+        or any(not row["running"] or row["lag"] > LAG_DEGRADED for row in standing)
+    )
     status = "down" if not database["ok"] else "degraded" if degraded else "ok"
     return json_response(
         {
             "status": status,
             "database": database,
             "bridge": bridge,
+            "projections": standing,
             "pages": request.app[keys.PAGES],
         },
         status=200 if database["ok"] else 503,
@@ -155,8 +166,40 @@ async def metrics(request: web.Request, args: Args) -> web.StreamResponse:
         "1 when the bridge reported within 30 seconds and is ready.",
         [(labels, 1 if status and not status["stale"] and status.get("state") == "ready" else 0)],
     )
+    standing = await projections(request)
+    out.gauge(
+        "parley_projection_lag_events",
+        "Events in the log that a projection has not applied yet.",
+        [({"projection": row["name"]}, row["lag"]) for row in standing],
+    )
+    out.gauge(
+        "parley_projection_position",
+        "The last log position a projection applied.",
+        [({"projection": row["name"]}, row["position"]) for row in standing],
+    )
+    out.gauge(
+        "parley_projection_running",
+        "1 while a projector holds the projection's lease.",
+        [({"projection": row["name"]}, 1 if row["running"] else 0) for row in standing],
+    )
+    counts = total.get("latency_hist")
+    if _is_histogram(counts):
+        out.histogram(
+            "parley_reply_latency_milliseconds",
+            "From an inbound message to its reply being sent (fixed buckets; "
+            "the read model keeps no sum, so none is given).",
+            [(labels, histogram.LATENCY_BOUNDS_MS, counts, None)],
+        )
     request.app[keys.REQUEST_METRICS].write(out)
     return web.Response(body=out.text().encode(), headers={"Content-Type": CONTENT_TYPE})
+
+
+def _is_histogram(counts: object) -> TypeGuard[list[int]]:
+    return (
+        isinstance(counts, list)
+        and len(counts) == len(histogram.LATENCY_BOUNDS_MS) + 1
+        and all(isinstance(c, int) and not isinstance(c, bool) for c in counts)
+    )
 
 
 def _count(document: dict[str, Any], name: str) -> int:

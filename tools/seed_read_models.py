@@ -25,8 +25,7 @@ Document = dict[str, Any]
 
 READ_MODEL_INDEXES: Mapping[str, tuple[IndexModel, ...]] = {
     spec.name: tuple(
-        IndexModel(list(index.keys), name=index.name, unique=index.unique)
-        for index in spec.indexes
+        IndexModel(list(index.keys), name=index.name, unique=index.unique) for index in spec.indexes
     )
     for projection in PROJECTIONS.values()
     for spec in projection.collections
@@ -42,6 +41,8 @@ COUNT_FIELDS = (
     "withheld",
     "manual",
 )
+
+
 def ensure_indexes(db: Database[Document]) -> None:
     for collection, indexes in READ_MODEL_INDEXES.items():
         db[collection].create_indexes(list(indexes))

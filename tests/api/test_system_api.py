@@ -14,15 +14,19 @@ SAMPLE = re.compile(
 )
 
 
-async def test_health_reports_the_database_and_a_ready_bridge(client, db, clock):
+async def test_health_reports_the_database_the_bridge_and_idle_projections(client, db, clock):
     db["bridge_status"].insert_one(bridge_status_document(updated_at=clock.now))
     response = await client.get("/api/v1/health")
     assert response.status == 200
     health = await response.json()
-    assert health["status"] == "ok"
     assert health["database"]["ok"] is True
     assert health["bridge"]["state"] == "ready"
     assert health["bridge"]["stale"] is False
+    # No projector runs here (the end-to-end test runs one and sees "ok").
+    names = [row["name"] for row in health["projections"]]
+    assert names == ["threads", "messages", "contacts", "context", "analytics"]
+    assert not any(row["running"] for row in health["projections"])
+    assert health["status"] == "degraded"
 
 
 async def test_a_silent_bridge_makes_health_degraded(client, db, clock):
