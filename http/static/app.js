@@ -154,6 +154,7 @@ async function threadView(view, threadId, params) {
       sentimentBadge(thread.sentiment ? thread.sentiment.mean : null),
       h("span", {}, `Topics: ${(thread.topics || []).join(", ") || "none yet"}`),
       h("a", { href: `#/contacts/${encodeURIComponent(thread.contact_id)}` }, "Contact profile"),
+      h("a", { href: `#/audit?chat=${encodeURIComponent(thread.chat_id)}` }, "Event history"),
     ),
     h("div", { class: "actions" }, toggle,
       h("form", { class: "inline", onsubmit: (event) => {
@@ -324,6 +325,50 @@ async function analyticsView(view, params) {
   ]);
 }
 
+// -------------------------------------------------------------------- audit
+
+async function auditView(view, params) {
+  const chat = params.get("chat") || "";
+  const asOf = params.get("as_of") || "";
+  const chatInput = h("input", { name: "chat", value: chat, required: true, maxlength: 64, placeholder: "chat id or +phone", "aria-label": "chat" });
+  const asOfInput = h("input", { name: "as_of", type: "datetime-local", step: 1, "aria-label": "as of" });
+  if (asOf) asOfInput.value = asOf.slice(0, 19);
+  const rows = h("tbody");
+  const more = h("button", { type: "button", hidden: true }, "Load more");
+  append(
+    view,
+    h("h1", {}, "Event history"),
+    h("p", { class: "muted" }, "Every event recorded for one chat, oldest first: what the log says, not a read model."),
+    h("form", { class: "filters", onsubmit: (event) => {
+      event.preventDefault();
+      const next = new URLSearchParams({ chat: chatInput.value });
+      if (asOfInput.value) next.set("as_of", `${asOfInput.value}${asOfInput.value.length === 16 ? ":00" : ""}Z`);
+      location.hash = `#/audit?${next}`;
+    } }, chatInput, h("label", { class: "inline" }, "as of (UTC)", asOfInput), h("button", { type: "submit" }, "Show")),
+    h("table", { class: "list", id: "audit" },
+      h("thead", {}, h("tr", {}, ["#", "Recorded", "Event", "Data"].map((t) => h("th", {}, t)))),
+      rows),
+    more,
+  );
+  if (!chat) return;
+  let after = 0;
+  const load = async () => {
+    const page = await api.get(`/api/v1/audit${query({ chat, as_of: asOf, after, limit: 200 })}`);
+    for (const entry of page.items) {
+      rows.append(h("tr", {},
+        h("td", {}, String(entry.position)),
+        h("td", {}, formatTime(entry.recorded_at)),
+        h("td", {}, entry.event),
+        h("td", { class: "text" }, h("code", {}, JSON.stringify(entry.data)))));
+    }
+    after = page.next_after;
+    more.hidden = after === null;
+    if (!rows.children.length) rows.append(h("tr", {}, h("td", { colspan: 4 }, "No events for this chat.")));
+  };
+  more.addEventListener("click", () => load().catch(fail));
+  await load();
+}
+
 // ------------------------------------------------------------------ persona
 
 async function personaView(view) {
@@ -448,6 +493,7 @@ async function route() {
     else if (parts[0] === "contacts") await contactsView(scratch);
     else if (parts[0] === "analytics") await analyticsView(scratch, params);
     else if (parts[0] === "persona") await personaView(scratch);
+    else if (parts[0] === "audit") await auditView(scratch, params);
     else if (parts[0] === "health") await healthView(scratch);
     else await threadsView(scratch, params);
   } catch (error) {
