@@ -160,10 +160,12 @@ async def blue_pixels(page: Any, canvas: str) -> int:
     return await page.evaluate(
         """(selector) => {
             const canvas = document.querySelector(selector);
-            const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+            const { width, height } = canvas;
+            const data = canvas.getContext("2d").getImageData(0, 0, width, height).data;
             let count = 0;
             for (let i = 0; i < data.length; i += 4) {
-                if (data[i] === 37 && data[i + 1] === 99 && data[i + 2] === 235 && data[i + 3] === 255) count += 1;
+                const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+                if (r === 37 && g === 99 && b === 235 && a === 255) count += 1;
             }
             return count;
         }""",
