@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
-from testkit.api import bearer
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from parley.eventstore.embedded import EmbeddedServer
+from parley.http.app import create_app
+from testkit.api import api_config, bearer
 from testkit.seeding import EPOCH, analytics_document, bridge_status_document
 
 SAMPLE = re.compile(
@@ -104,3 +109,21 @@ async def test_the_bridge_time_is_compared_with_the_clock(client, db, clock):
     db["bridge_status"].insert_one(bridge_status_document(updated_at=EPOCH))
     clock.now = EPOCH + timedelta(seconds=29)
     assert (await (await client.get("/api/v1/health")).json())["bridge"]["stale"] is False
+
+
+@pytest.mark.slow
+async def test_health_answers_503_when_the_database_stops(tmp_path, clock):
+    server = EmbeddedServer(tmp_path)
+    uri = await asyncio.to_thread(server.ensure_running)
+    try:
+        config = api_config(uri, "health_down")
+        async with TestClient(TestServer(create_app(config, clock=clock))) as client:
+            assert (await client.get("/api/v1/health")).status == 200
+            await asyncio.to_thread(server.stop, timeout=30)
+            response = await client.get("/api/v1/health")
+            assert response.status == 503
+            health = await response.json()
+            assert health["status"] == "down"
+            assert health["database"]["ok"] is False
+    finally:
+        await asyncio.to_thread(server.stop, timeout=30)
