@@ -5,7 +5,7 @@
 | `PARLEY_API_RATE` | requests per second per client (its token, else its address) | `20` |
 | `PARLEY_API_BURST` | requests a client may make at once before the rate applies | `60` |
 | `PARLEY_API_CORS_ORIGINS` | comma-separated origins that may call from a browser | none: off |
-| `PARLEY_API_MAX_BODY` | largest request body accepted, in bytes | `65536` |
+| `PARLEY_API_MAX_BODY` | largest request body accepted, in bytes | `262144` |
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ class ApiSettings:
     rate_per_second: float = 20.0
     burst: int = 60
     cors_origins: tuple[str, ...] = ()
-    max_body_bytes: int = 65_536
+    # The largest valid body (a persona of 50 services, every character escaped
+    # as \uXXXX pairs in JSON) is about 180 KB.
+    max_body_bytes: int = 262_144
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def from_env(environ: Mapping[str, str]) -> ApiSettings:
     rate = _number("PARLEY_API_RATE", get("PARLEY_API_RATE") or "20", low=0.1, high=100_000)
     burst = int(_number("PARLEY_API_BURST", get("PARLEY_API_BURST") or "60", low=1, high=100_000))
     max_body = int(
-        _number("PARLEY_API_MAX_BODY", get("PARLEY_API_MAX_BODY") or "65536", low=1024, high=2**24)
+        _number("PARLEY_API_MAX_BODY", get("PARLEY_API_MAX_BODY") or "262144", low=1024, high=2**24)
     )
     origins = tuple(
         o.strip().rstrip("/") for o in get("PARLEY_API_CORS_ORIGINS").split(",") if o.strip()

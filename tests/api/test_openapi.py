@@ -67,3 +67,29 @@ async def test_the_document_is_served_to_operators(client):
     assert (await client.get("/api/v1/openapi.json")).status == 401
     response = await client.get("/api/v1/openapi.json", headers=bearer())
     assert await response.json() == document(ROUTES)
+
+
+def largest(spec) -> object:
+    """The largest JSON value a spec accepts, every character an escaped astral one."""
+    if spec.kind == "strings":
+        return ["\U0001f600" * spec.max_length] * spec.max_items
+    if spec.kind == "object":
+        return {field.name: largest(field) for field in spec.fields}
+    if spec.kind == "integer":
+        return spec.maximum
+    if spec.kind == "enum":
+        return max(spec.enum, key=len)
+    return "\U0001f600" * spec.max_length
+
+
+def test_the_largest_valid_body_fits_under_the_body_limit():
+    import json
+
+    from parley.http.config import ApiSettings
+
+    for route in ROUTES:
+        if route.body is None:
+            continue
+        body = {spec.name: largest(spec) for spec in route.body.fields}
+        size = len(json.dumps(body, ensure_ascii=True).encode())
+        assert size < ApiSettings().max_body_bytes, (route.operation_id, size)
