@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from parley.http import paging
+from parley.projections import histogram
 from pymongo.asynchronous.database import AsyncDatabase
 
 Document = dict[str, Any]
@@ -273,10 +274,16 @@ async def analytics_total(db: Database, account: str) -> Document | None:
 
 
 def summarise(buckets: list[Document]) -> Document:
-    """Totals of the counters over some buckets, and their sentiment counts."""
+    """Totals of the counters over some buckets, their sentiment counts, and latency
+    percentiles of the summed histograms (fixed buckets add up exactly)."""
     totals: Document = {name: 0 for name in COUNTERS if name != "active_contacts"}
     sentiment = {"positive": 0, "neutral": 0, "negative": 0}
+    latency = histogram.empty()
     for bucket in buckets:
+        counts = bucket.get("latency_hist")
+        if isinstance(counts, list) and len(counts) == len(latency):
+            pairs = zip(latency, counts, strict=True)
+            latency = [a + b if isinstance(b, int) else a for a, b in pairs]
         for name in totals:
             value = bucket.get(name)
             if isinstance(value, int):
@@ -288,6 +295,7 @@ def summarise(buckets: list[Document]) -> Document:
                 if isinstance(count, int):
                     sentiment[label] += count
     totals["sentiment"] = sentiment
+    totals["latency_ms"] = histogram.summary(latency)
     return totals
 
 

@@ -206,6 +206,7 @@ ANALYTICS = obj(
                 "withheld": INTEGER,
                 "manual": INTEGER,
                 "sentiment": SENTIMENT_COUNTS,
+                "latency_ms": LATENCY,
             }
         ),
     },

@@ -31,6 +31,13 @@ async def test_daily_buckets_in_a_range_come_oldest_first_with_a_summary(client,
     assert data["summary"]["inbound"] == 18
     assert data["summary"]["replies_sent"] == 14
     assert data["summary"]["sentiment"] == {"positive": 20, "neutral": 16, "negative": 4}
+    # Four buckets of (300, 800, 1,500) ms: twelve replies, percentiles of the sum.
+    assert data["summary"]["latency_ms"] == {
+        "p50": 1000.0,
+        "p95": 2000.0,
+        "p99": 2000.0,
+        "count": 12,
+    }
     bucket = data["buckets"][0]
     assert bucket["latency_ms"]["count"] == 3
     assert bucket["id"] == "default/day/2025-03-03"
