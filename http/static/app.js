@@ -305,7 +305,10 @@ async function analyticsView(view, params) {
   const labels = data.buckets.map((b) => (granularity === "hour" ? b.bucket.slice(5, 13).replace("T", " ") + "h" : b.bucket.slice(5, 10)));
   const pick = (name) => data.buckets.map((b) => b[name] || 0);
   const s = data.summary;
-  summary.textContent = `${formatNumber(s.inbound)} inbound · ${formatNumber(s.replies_sent)} replies sent · ${formatNumber(s.failures)} failed · ${formatNumber(s.fallbacks)} fallbacks · ${formatNumber(s.withheld)} withheld`;
+  const latencyText = s.latency_ms && s.latency_ms.count
+    ? ` · reply latency p50 ≤ ${formatNumber(s.latency_ms.p50)} ms, p95 ≤ ${formatNumber(s.latency_ms.p95)} ms, p99 ≤ ${formatNumber(s.latency_ms.p99)} ms`
+    : "";
+  summary.textContent = `${formatNumber(s.inbound)} inbound · ${formatNumber(s.replies_sent)} replies sent · ${formatNumber(s.failures)} failed · ${formatNumber(s.fallbacks)} fallbacks · ${formatNumber(s.withheld)} withheld${latencyText}`;
   barChart(volume, labels, [
     { name: "inbound", color: "#2563eb", values: pick("inbound") },
     { name: "replies sent", color: "#16a34a", values: pick("replies_sent") },

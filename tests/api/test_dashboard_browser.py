@@ -131,6 +131,14 @@ async def test_an_operator_signs_in_opens_a_conversation_and_edits_the_contact(
         assert contact.name == "Ana Maria Souza"
         assert contact.relationship == "client"
         assert contact.custom_context.topics == ("invoices", "deadlines")
+
+        # The edit is in the conversation's event history, read from the log.
+        await page.goto(f"{base_url}#/threads/{intake.thread_id}")
+        await page.click("text=Event history")
+        await page.wait_for_selector("#audit td:has-text('Contact.ProfileEdited')")
+        events = await page.locator("#audit tbody tr td:nth-child(3)").all_text_contents()
+        assert events.count("Thread.MessageReceived") == 1
+        assert events[-1] == "Contact.ProfileEdited"
     finally:
         parley.close()
 
