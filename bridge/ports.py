@@ -53,6 +53,9 @@ class OutboundMessage:
     chat_id: str
     text: str
     quoted_message_id: str = ""
+    # When Parley recorded it, before the first attempt. A transport that can only
+    # find a sent message by looking in the chat (WhatsApp Web) looks from here.
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from parley.domain.persona import Persona, check_profile, profile_values
 from parley.domain.profiles import CustomContext, PersonaProfile, Relationship
 from parley.domain.rules import BotRules, intake_withhold_reason
 from parley.domain.thread import Thread, ThreadState
-from parley.eventstore.recorders import UniqueKeyTaken
+from parley.eventstore.recorders import MongoProcessRecorder, UniqueKeyTaken
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,13 @@ class ParleyApp(Application[UUID]):
         # A process recorder: followers of this log (the reply process) record
         # how far they got in the same store.
         return self.factory.process_recorder()
+
+    @property
+    def event_log(self) -> MongoProcessRecorder:
+        """The recorder, typed as what it is: the numbered log with tracking."""
+        recorder = self.recorder
+        assert isinstance(recorder, MongoProcessRecorder)
+        return recorder
 
     # -------------------------------------------------------------- intake
 
@@ -420,15 +427,27 @@ class ParleyApp(Application[UUID]):
 
     def _update(self, kind: type[A], aggregate_id: UUID, change: Callable[[A], R]) -> R:
         """Loads, changes and saves one aggregate, retrying on a concurrent write."""
-        for _ in range(MAX_ATTEMPTS):
-            aggregate = self._get(kind, aggregate_id)
+        result, _ = self.change(self._get(kind, aggregate_id), change)
+        return result
+
+    def change(self, aggregate: A, change: Callable[[A], R]) -> tuple[R, A]:
+        """Applies `change` to an aggregate the caller already holds and saves it.
+
+        When another writer moved the aggregate on meanwhile, reloads it and
+        applies the change again. Returns the change's result and the aggregate
+        as saved: use that one from then on, not the one passed in.
+        """
+        kind = type(aggregate)
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                aggregate = self._get(kind, aggregate.id)
             result = change(aggregate)
             try:
                 self.save(aggregate, account=getattr(aggregate, "account", None))
-                return result
+                return result, aggregate
             except IntegrityError:
                 continue
-        msg = f"could not update {kind.__name__} {aggregate_id}: too much contention"
+        msg = f"could not update {kind.__name__} {aggregate.id}: too much contention"
         raise IntegrityError(msg)
 
 

@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import get_topic
 from parley.domain import ids
 from parley.domain.errors import ThreadArchived, UnknownMessage, UnknownReply
 from parley.domain.messages import DeliveryStatus, MessageKind
@@ -55,6 +56,7 @@ class ReplyRecord(TypedDict):
     is_fallback: bool
     manual: bool
     delivery: str  # the newest acknowledgement: "", sent, delivered, read, failed
+    generated_at: datetime
 
 
 class Turn(TypedDict):
@@ -313,6 +315,7 @@ class Thread(Aggregate):
             is_fallback=is_fallback,
             manual=manual,
             delivery="",
+            generated_at=generated_at,
         )
         self.unsent.append(reply_id)
         if in_reply_to:
@@ -454,3 +457,8 @@ class Thread(Aggregate):
             return self.replies[reply_id]
         except KeyError:
             raise UnknownReply(reply_id) from None
+
+
+def event_topic(event_name: str) -> str:
+    """The stored topic of one of Thread's events (the library makes the classes)."""
+    return get_topic(getattr(Thread, event_name))

@@ -49,11 +49,16 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _not_built(name: str) -> Handler:
-    def handler(args: argparse.Namespace, settings: Settings) -> int:
-        raise UsageError(f"'parley {name}' is not built yet (see the README)")
+def _bridge(args: argparse.Namespace, settings: Settings) -> int:
+    from parley.tools.bridge_command import bridge_command
 
-    return handler
+    return bridge_command(settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from parley.tools.run_command import run_command
+
+    return run_command(settings)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
@@ -65,6 +70,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     db.add_argument("action", choices=("status", "start", "stop"), nargs="?", default="status")
     handlers["db"] = _db
 
+    commands.add_parser("bridge", help="a WhatsApp transport and the reply process")
+    handlers["bridge"] = _bridge
+
+    commands.add_parser("run", help="everything in one supervisor")
+    handlers["run"] = _run
+
     for name, module in (
         ("projector", projector_command),
         ("replay", replay_command),
@@ -74,13 +85,6 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     ):
         module.configure(commands.add_parser(name, help=module.HELP))
         handlers[name] = module.run
-
-    for name, description in (
-        ("run", "everything in one supervisor"),
-        ("bridge", "a WhatsApp transport and the reply process"),
-    ):
-        commands.add_parser(name, help=description)
-        handlers[name] = _not_built(name)
     return parser, handlers
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,6 +37,9 @@ class Settings:
     gemini_model: str
     gemini_base_url: str | None
     log_level: str
+    # Everything the process was configured with (.env under the environment), for
+    # the parts that parse their own variables.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def embedded(self) -> bool:
@@ -114,6 +117,7 @@ def load_settings(
         gemini_model=get("PARLEY_GEMINI_MODEL", "gemini-2.5-flash"),
         gemini_base_url=get("PARLEY_GEMINI_BASE_URL") or None,
         log_level=level,
+        environ=env,
     )
 
 

@@ -1,0 +1,291 @@
+"""Replies through a local fake Graph API: request shape, retries, refusals,
+timeouts, the 24-hour window and what `lookup_sent` can tell afterwards."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+from parley.bridge.cloud_api import CloudApiTransport
+from parley.bridge.ports import (
+    LookupResult,
+    OutboundMessage,
+    SendRejected,
+    TransportState,
+    TransportUnavailable,
+)
+from testkit import meta_webhooks as meta
+from testkit.cloud_rig import ACCESS_TOKEN, CloudRig
+from testkit.fake_graph_api import Answer, meta_error
+from testkit.meta_webhooks import PHONE_NUMBER_ID
+
+ALICE = "447700900123"
+CHAT = f"{ALICE}@c.us"
+
+
+async def alice_writes(rig: CloudRig, at: datetime, wamid: str = "wamid.IN1") -> None:
+    document = meta.notification(
+        meta.messages_change(meta.text(ALICE, wamid, "Hello?", int(at.timestamp())))
+    )
+    status, _ = await rig.post(document)
+    assert status == 200
+
+
+def reply(
+    outbound_id: str = "out-1", text: str = "Hello Alice!", quoted: str = ""
+) -> OutboundMessage:
+    return OutboundMessage(
+        outbound_id=outbound_id, chat_id=CHAT, text=text, quoted_message_id=quoted
+    )
+
+
+async def test_reply_is_posted_with_token_quote_and_outbound_id(rig: CloudRig) -> None:
+    await alice_writes(rig, rig.clock.now)
+
+    receipt = await rig.transport.send_text(reply(quoted="wamid.IN1"))
+
+    [request] = rig.graph.requests
+    assert request.path == f"/v21.0/{PHONE_NUMBER_ID}/messages"
+    assert request.authorization == f"Bearer {ACCESS_TOKEN}"
+    assert request.body == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": ALICE,
+        "type": "text",
+        "text": {"preview_url": False, "body": "Hello Alice!"},
+        "context": {"message_id": "wamid.IN1"},
+        "biz_opaque_callback_data": "out-1",
+    }
+    assert receipt.wa_message_id.startswith("wamid.")
+    assert receipt.sent_at == rig.clock.now
+    lookup = await rig.transport.lookup_sent(reply())
+    assert lookup.result is LookupResult.SENT
+    assert lookup.receipt == receipt
+
+
+async def test_a_reply_without_a_quote_sends_no_context(rig: CloudRig) -> None:
+    await alice_writes(rig, rig.clock.now)
+
+    await rig.transport.send_text(reply())
+
+    assert "context" not in rig.graph.requests[0].body
+
+
+async def test_429_is_retried_after_the_pause_retry_after_asks_for(rig: CloudRig) -> None:
+    await alice_writes(rig, rig.clock.now)
+    rig.graph.script = [
+        Answer(429, meta_error("Rate limit hit", 130429), headers={"Retry-After": "7"})
+    ]
+
+    receipt = await rig.transport.send_text(reply())
+
+    assert len(rig.graph.requests) == 2
+    assert rig.pauses.pauses == [7.0]
+    assert receipt.wa_message_id.startswith("wamid.")
+
+
+async def test_5xx_answers_are_retried_with_growing_backoff(rig: CloudRig) -> None:
+    await alice_writes(rig, rig.clock.now)
+    rig.graph.script = [
+        Answer(500, meta_error("An unknown error occurred", 1)),
+        Answer(503, meta_error("Service temporarily unavailable", 2)),
+    ]
+
+    await rig.transport.send_text(reply())
+
+    assert len(rig.graph.requests) == 3
+    first, second = rig.pauses.pauses
+    assert 0.25 <= first <= 0.5
+    assert 0.5 <= second <= 1.0
+
+
+async def test_5xx_until_the_last_attempt_reports_unavailable_and_not_sent(rig: CloudRig) -> None:
+    await alice_writes(rig, rig.clock.now)
+    rig.graph.script = [Answer(500, meta_error("An unknown error occurred", 1))] * 4
+
+    with pytest.raises(TransportUnavailable, match="answered 500"):
+        await rig.transport.send_text(reply())
+
+    assert len(rig.graph.requests) == 4
+    assert (await rig.transport.lookup_sent(reply())).result is LookupResult.NOT_SENT
+
+
+async def test_400_is_not_retried_and_rejects_with_metas_message(rig: CloudRig) -> None:
+    await alice_writes(rig, rig.clock.now)
+    rig.graph.script = [
+        Answer(
+            400,
+            meta_error(
+                "(#131009) Parameter value is not valid",
+                131009,
+                "Recipient phone number not in allowed list",
+            ),
+        )
+    ]
+
+    with pytest.raises(SendRejected) as caught:
+        await rig.transport.send_text(reply())
+
+    assert str(caught.value) == (
+        "WhatsApp refused the message: (#131009) Parameter value is not valid "
+        "(code 131009): Recipient phone number not in allowed list"
+    )
+    assert len(rig.graph.requests) == 1
+    assert rig.pauses.pauses == []
+    assert (await rig.transport.lookup_sent(reply())).result is LookupResult.NOT_SENT
+
+
+async def test_metas_own_window_refusal_is_reported_as_outside_the_window(rig: CloudRig) -> None:
+    await alice_writes(rig, rig.clock.now)
+    rig.graph.script = [
+        Answer(
+            400,
+            meta_error(
+                "Re-engagement message",
+                131047,
+                "Message failed to send because more than 24 hours have passed",
+            ),
+        )
+    ]
+
+    with pytest.raises(SendRejected, match="outside the 24-hour customer-service window"):
+        await rig.transport.send_text(reply())
+
+
+async def test_timeout_is_not_retried_and_lookup_is_unknown_until_a_status_confirms(
+    rig: CloudRig,
+) -> None:
+    await alice_writes(rig, rig.clock.now)
+    quick = CloudApiTransport(
+        replace(rig.transport.config, send_timeout=0.5),
+        rig.db,
+        account="acme",
+        clock=rig.clock,
+        sleep=rig.pauses,
+    )
+    await quick.start(rig.sink)
+    rig.graph.script = [Answer(hang=True)]
+    try:
+        with pytest.raises(TransportUnavailable, match="may or may not have been sent"):
+            await quick.send_text(reply())
+        assert len(rig.graph.requests) == 1
+        assert (await quick.lookup_sent(reply())).result is LookupResult.UNKNOWN
+
+        # WhatsApp did take it: its status webhook echoes our outbound id.
+        sent_at = rig.clock.now + timedelta(seconds=2)
+        document = meta.notification(
+            meta.statuses_change(
+                meta.status("wamid.LATE", "sent", ALICE, int(sent_at.timestamp()), opaque="out-1")
+            )
+        )
+        status, _ = await rig.post(document)
+        assert status == 200
+
+        lookup = await quick.lookup_sent(reply())
+        assert lookup.result is LookupResult.SENT
+        assert lookup.receipt is not None
+        assert lookup.receipt.wa_message_id == "wamid.LATE"
+    finally:
+        await quick.stop()
+
+
+async def test_the_24_hour_window_is_honoured(rig: CloudRig) -> None:
+    wrote_at = rig.clock.now.replace(microsecond=0)
+    await alice_writes(rig, wrote_at)
+
+    rig.clock.now = wrote_at + timedelta(hours=23, minutes=59)
+    await rig.transport.send_text(reply("in-window"))
+
+    rig.clock.now = wrote_at + timedelta(hours=24, seconds=1)
+    with pytest.raises(SendRejected) as caught:
+        await rig.transport.send_text(reply("too-late"))
+
+    assert "outside the 24-hour customer-service window" in str(caught.value)
+    assert wrote_at.isoformat(timespec="seconds") in str(caught.value)
+    assert [r.body["biz_opaque_callback_data"] for r in rig.graph.requests] == ["in-window"]
+    assert (await rig.transport.lookup_sent(reply("too-late"))).result is LookupResult.NOT_SENT
+
+    # A new message from Alice opens the window again.
+    await alice_writes(rig, rig.clock.now, wamid="wamid.IN2")
+    await rig.transport.send_text(reply("reopened"))
+    assert len(rig.graph.requests) == 2
+
+
+async def test_a_contact_who_never_wrote_gets_no_free_text(rig: CloudRig) -> None:
+    with pytest.raises(SendRejected, match="last wrote: never"):
+        await rig.transport.send_text(reply())
+    assert rig.graph.requests == []
+
+
+async def test_window_and_sent_records_survive_a_restart(rig: CloudRig) -> None:
+    await alice_writes(rig, rig.clock.now)
+    receipt = await rig.transport.send_text(reply())
+    await rig.transport.stop()
+
+    restarted = rig.another_transport()
+    await restarted.start(rig.sink)
+    try:
+        lookup = await restarted.lookup_sent(reply())
+        assert lookup.result is LookupResult.SENT
+        assert lookup.receipt is not None
+        assert lookup.receipt.wa_message_id == receipt.wa_message_id
+        assert (await restarted.lookup_sent(reply("never-sent"))).result is LookupResult.NOT_SENT
+        await restarted.send_text(reply("after-restart"))  # the window was remembered
+        assert len(rig.graph.requests) == 2
+    finally:
+        await restarted.stop()
+
+
+async def test_sending_the_same_outbound_id_twice_sends_once(rig: CloudRig) -> None:
+    await alice_writes(rig, rig.clock.now)
+
+    first = await rig.transport.send_text(reply())
+    again = await rig.transport.send_text(reply())
+
+    assert again.wa_message_id == first.wa_message_id
+    assert len(rig.graph.requests) == 1
+
+
+async def test_a_rejected_access_token_marks_the_transport_disconnected(rig: CloudRig) -> None:
+    await alice_writes(rig, rig.clock.now)
+    broken = CloudApiTransport(
+        replace(rig.transport.config, access_token="expired"),
+        rig.db,
+        account="acme",
+        clock=rig.clock,
+        sleep=rig.pauses,
+    )
+    await broken.start(rig.sink)
+    try:
+        with pytest.raises(SendRejected, match="Error validating access token"):
+            await broken.send_text(reply())
+        assert broken.status.state is TransportState.DISCONNECTED
+        assert rig.sink.statuses[-1].detail == "the access token was rejected"
+    finally:
+        await broken.stop()
+
+
+@pytest.mark.parametrize(
+    ("chat_id", "text", "problem"),
+    [
+        ("120363043211234567@g.us", "hi", "one person's number"),
+        (CHAT, "   ", "empty message"),
+        (CHAT, "x" * 4097, "at most 4096 characters"),
+    ],
+)
+async def test_messages_the_cloud_api_cannot_carry_are_rejected_before_sending(
+    rig: CloudRig, chat_id: str, text: str, problem: str
+) -> None:
+    await alice_writes(rig, rig.clock.now)
+    message = OutboundMessage(outbound_id="o", chat_id=chat_id, text=text)
+
+    with pytest.raises(SendRejected, match=problem):
+        await rig.transport.send_text(message)
+    assert rig.graph.requests == []
+
+
+async def test_sending_before_start_is_unavailable(rig: CloudRig) -> None:
+    idle = rig.another_transport()
+    with pytest.raises(TransportUnavailable):
+        await idle.send_text(reply())
