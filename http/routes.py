@@ -16,6 +16,7 @@ from parley.http import (
     schemas,
     system,
     threads,
+    webhooks,
 )
 from parley.http.routing import Answer, Route
 from parley.http.validation import UUID_PATTERN, Body, Spec
@@ -122,10 +123,103 @@ MANUAL_REPLY = Body(
     ),
 )
 
+WEBHOOK_ID = Spec(
+    "webhook_id",
+    "string",
+    "the subscriber's id",
+    required=True,
+    min_length=1,
+    max_length=64,
+    pattern=r"^[A-Za-z0-9_-]+$",
+    location="path",
+)
+NEW_WEBHOOK = Body(
+    (
+        Spec(
+            "url",
+            "string",
+            "where events are POSTed (http or https)",
+            required=True,
+            min_length=8,
+            max_length=2_000,
+        ),
+        Spec(
+            "events",
+            "strings",
+            "topic filters such as '*', 'Thread.*' or '*.ReplySent'",
+            required=True,
+            max_items=50,
+            max_length=200,
+        ),
+        Spec(
+            "secret",
+            "string",
+            "the HMAC-SHA256 signing secret; never shown again",
+            required=True,
+            min_length=16,
+            max_length=256,
+        ),
+        Spec(
+            "id",
+            "string",
+            "an id to choose (default: one is made)",
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_-]+$",
+        ),
+        Spec("replay", "boolean", "deliver from the first event, not from now"),
+    ),
+    "a new subscriber",
+)
+
 POSITION = Spec(
     "position", "integer", "as it was after this log position", minimum=1, maximum=2**53
 )
 AT = Spec("at", "datetime", "as it was at this time (recorded by then)")
+
+WEBHOOK_ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        f"{API}/webhooks",
+        "list_webhooks",
+        "Outbound webhook subscribers (secrets are never shown)",
+        "webhooks",
+        webhooks.list_webhooks,
+        Answer(200, "the subscribers", schemas.obj({"items": schemas.array(schemas.WEBHOOK)})),
+    ),
+    Route(
+        "POST",
+        f"{API}/webhooks",
+        "add_webhook",
+        "Add a subscriber; it receives each event of the log written from now on, signed",
+        "webhooks",
+        webhooks.add_webhook,
+        Answer(201, "the subscriber", schemas.WEBHOOK),
+        body=NEW_WEBHOOK,
+        errors=(409,),
+    ),
+    Route(
+        "GET",
+        f"{API}/webhooks/{{webhook_id}}",
+        "get_webhook",
+        "One subscriber and how far delivery to it got",
+        "webhooks",
+        webhooks.get_webhook,
+        Answer(200, "the subscriber", schemas.WEBHOOK_STATUS),
+        path_params=(WEBHOOK_ID,),
+    ),
+    Route(
+        "DELETE",
+        f"{API}/webhooks/{{webhook_id}}",
+        "remove_webhook",
+        "Remove a subscriber added through the API",
+        "webhooks",
+        webhooks.remove_webhook,
+        Answer(200, "removed", schemas.obj({"removed": schemas.STRING}, ("removed",))),
+        path_params=(WEBHOOK_ID,),
+        errors=(409,),
+    ),
+)
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -405,4 +499,5 @@ ROUTES: tuple[Route, ...] = (
         Answer(200, "the QR code", content_type="image/svg+xml"),
         errors=(404,),
     ),
+    *WEBHOOK_ROUTES,
 )

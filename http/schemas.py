@@ -303,3 +303,22 @@ AS_OF = obj(
 
 def page(items: Schema, cursor: str = "next_cursor", cursor_type: Schema = STRING) -> Schema:
     return obj({"items": array(items), cursor: nullable(cursor_type)}, ("items", cursor))
+
+
+WEBHOOK = obj(
+    {
+        "id": STRING,
+        "url": STRING,
+        "events": array(STRING),
+        "source": {"type": "string", "enum": ["api", "config"]},
+        "replay": BOOLEAN,
+    },
+    ("id", "url", "events", "source", "replay"),
+)
+WEBHOOK_STATUS = {
+    **WEBHOOK,
+    "properties": {
+        **WEBHOOK["properties"],
+        "delivery": array({"type": "object"}),
+    },
+}

@@ -69,12 +69,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     config, notice = prepare(settings)
     print(notice, flush=True)
+    extensions = []
+    if settings.transport == "simulator":
+        from parley.http.simulator import SimulatorExtension
+
+        extensions.append(
+            SimulatorExtension(config.mongodb_uri, settings.database, account=settings.account)
+        )
     log.info(
         "api starting",
         extra={"host": settings.api_host, "port": settings.api_port, "database": settings.database},
     )
     web.run_app(
-        create_app(config),
+        create_app(config, extensions=extensions),
         host=settings.api_host,
         port=settings.api_port,
         print=None,
