@@ -9,7 +9,13 @@ from collections.abc import Callable, Sequence
 
 from parley.eventstore.datastore import DatabaseSetupError
 from parley.projections.errors import ProjectionError
-from parley.tools import audit_command, events_command, projector_command, replay_command
+from parley.tools import (
+    api_command,
+    audit_command,
+    events_command,
+    projector_command,
+    replay_command,
+)
 from parley.tools.config import ConfigError, Settings, load_settings
 from parley.tools.logs import configure_logging
 
@@ -55,13 +61,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return run_command(settings)
 
 
-def _not_built(name: str) -> Handler:
-    def handler(args: argparse.Namespace, settings: Settings) -> int:
-        raise UsageError(f"'parley {name}' is not built yet (see the README)")
-
-    return handler
-
-
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     parser = argparse.ArgumentParser(prog="parley", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -82,13 +81,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
         ("replay", replay_command),
         ("audit", audit_command),
         ("events", events_command),
+        ("api", api_command),
     ):
         module.configure(commands.add_parser(name, help=module.HELP))
         handlers[name] = module.run
-
-    for name, description in (("api", "the query API and the dashboard"),):
-        commands.add_parser(name, help=description)
-        handlers[name] = _not_built(name)
     return parser, handlers
 
 
