@@ -110,7 +110,7 @@ def run_command(settings: Settings) -> int:
     if wait_for_api(url, timeout=60):
         print(
             "\nParley is running.\n"
-            f"  dashboard:  {url}/   (sign in with the API token below)\n"
+            f"  dashboard:  {url}/#token={token}\n"
             f"  simulator:  {url}/simulator/\n"
             f"  API token:  {token}\n"
             f"  transport:  {settings.transport}; reply model: "
