@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import orjson
@@ -164,6 +165,31 @@ async def test_bad_payloads_get_a_clear_400(rig: CloudRig) -> None:
     assert (status, answer["error"]) == (400, "body is not JSON")
     status, answer = await rig.post({"object": "page", "entry": []})
     assert (status, answer["error"]) == (400, "'object' must be 'whatsapp_business_account'")
+    assert rig.sink.messages == []
+
+
+async def test_a_lone_surrogate_escape_is_accepted_not_refused_as_bad_json(rig: CloudRig) -> None:
+    # Valid JSON that orjson refuses; refusing it would make Meta retry it forever.
+    document = meta.notification(
+        meta.messages_change(
+            meta.text(ALICE, "wamid.HALF", "half an emoji: \ud83d!", T0),
+            contacts=((ALICE, "Al\udc00ice"),),
+        )
+    )
+    body = json.dumps(document).encode()
+    assert b"\\ud83d" in body
+
+    status, answer = await rig.post(body)
+
+    assert (status, answer["accepted"]) == (200, 1)
+    [message] = rig.sink.messages
+    assert message.text == "half an emoji: \ud83d!"  # the intake replaces it before storing
+    assert message.push_name == "Al\udc00ice"
+
+
+async def test_a_body_that_is_not_utf8_is_refused_as_bad_json(rig: CloudRig) -> None:
+    status, answer = await rig.post(b'{"object": "whatsapp_business_account", "x": "\xff"}')
+    assert (status, answer["error"]) == (400, "body is not JSON")
     assert rig.sink.messages == []
 
 
