@@ -21,6 +21,9 @@ Documents and indexes:
 
 A save may also name the WhatsApp `account` its events belong to; it is kept on
 each event document, so a deployment can shard the events collection by it.
+
+Saves made from several threads at once are written in groups, one transaction
+per group (see `group_commit`); each save stays atomic and keeps its own outcome.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from parley.eventstore.datastore import Document, MongoDatastore
+from parley.eventstore.group_commit import GroupCommit, PendingSave
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
@@ -150,6 +154,7 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
         self.poll_interval = poll_interval
         self.counters: Collection[Document] = datastore.db[f"{events_collection_name}_counters"]
         self.keys: Collection[Document] = datastore.db[f"{events_collection_name}_keys"]
+        self.group_commit = GroupCommit(self._write_group)
 
     def create_indexes(self) -> None:
         super().create_indexes()
@@ -181,6 +186,8 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
                 document["account"] = account
         if not documents and tracking is None:
             return []
+        if tracking is None:
+            return self.group_commit.submit(PendingSave(documents, unique_keys))
 
         def write(session: ClientSession) -> list[int]:
             self.claim_keys_in(session, unique_keys)
@@ -192,6 +199,37 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
         return self.datastore.transaction(
             write, serialise_on=f"{self.counters.name}/{self.log_name}" if documents else ""
         )
+
+    def _write_group(self, saves: Sequence[PendingSave]) -> list[list[int]]:
+        """Writes the saves of a group in one transaction; the ids of each save."""
+        if len(saves) == 1:
+            only = saves[0]
+
+            def write_one(session: ClientSession) -> list[list[int]]:
+                self.claim_keys_in(session, only.unique_keys)
+                return [self.append_in(session, only.documents)]
+
+            return self.datastore.transaction(write_one, serialise_on=self._serialise_key)
+        documents = [document for save in saves for document in save.documents]
+        keys = [{"_id": key} for save in saves for key in save.unique_keys]
+
+        def write(session: ClientSession) -> list[list[int]]:
+            if keys:
+                # A key taken fails the whole group (as an IntegrityError); the
+                # group commit then writes each save alone to find whose it was.
+                self.keys.insert_many(keys, ordered=True, session=session)
+            ids = self.append_in(session, documents)
+            split: list[list[int]] = []
+            for save in saves:
+                split.append(ids[: len(save.documents)])
+                ids = ids[len(save.documents) :]
+            return split
+
+        return self.datastore.transaction(write, serialise_on=self._serialise_key)
+
+    @property
+    def _serialise_key(self) -> str:
+        return f"{self.counters.name}/{self.log_name}"
 
     def claim_keys_in(self, session: ClientSession, keys: Sequence[str]) -> None:
         """Claims unique keys inside the caller's transaction (see UniqueKeyTaken)."""
