@@ -513,7 +513,7 @@ async def test_the_checkpoint_reaches_the_last_followed_position_without_reloadi
                 await intake.on_message(
                     inbound(f"question {index}", at=T0 + timedelta(seconds=index))
                 )
-                await eventually(lambda: len(transport.sent) == index + 1)
+                await eventually(lambda index=index: len(transport.sent) == index + 1)
             followed = [
                 n.id
                 for n in app.event_log.select_notifications(1, 1000)
