@@ -148,10 +148,12 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
         *,
         log_name: str = DEFAULT_LOG,
         poll_interval: float = 1.0,
+        follow_settle: float = 0.25,
     ) -> None:
         super().__init__(datastore, events_collection_name)
         self.log_name = log_name
         self.poll_interval = poll_interval
+        self.follow_settle = follow_settle  # see MongoSubscription
         self.counters: Collection[Document] = datastore.db[f"{events_collection_name}_counters"]
         self.keys: Collection[Document] = datastore.db[f"{events_collection_name}_keys"]
         self.group_commit = GroupCommit(self._write_group)
@@ -418,6 +420,7 @@ class MongoProcessRecorder(MongoTrackingRecorder, MongoApplicationRecorder, Proc
         *,
         log_name: str = DEFAULT_LOG,
         poll_interval: float = 1.0,
+        follow_settle: float = 0.25,
     ) -> None:
         MongoTrackingRecorder.__init__(self, datastore, tracking_collection_name)
         MongoApplicationRecorder.__init__(
@@ -426,6 +429,7 @@ class MongoProcessRecorder(MongoTrackingRecorder, MongoApplicationRecorder, Proc
             events_collection_name,
             log_name=log_name,
             poll_interval=poll_interval,
+            follow_settle=follow_settle,
         )
 
     def create_indexes(self) -> None:
