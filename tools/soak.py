@@ -59,6 +59,13 @@ def parse(argv: list[str] | None = None) -> SoakConfig:
     parser.add_argument("--work-dir", type=Path, help="keep the run's database and logs here")
     parser.add_argument("--log-level", default="INFO", help="of the Parley processes")
     parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=("projector", "api"),
+        help="leave a process out (to measure what it costs)",
+    )
+    parser.add_argument(
         "--env",
         action="append",
         default=[],
@@ -89,6 +96,7 @@ def parse(argv: list[str] | None = None) -> SoakConfig:
             settle_timeout_s=args.settle_timeout_s,
             work_dir=args.work_dir,
             log_level=args.log_level.upper(),
+            without=frozenset(args.without),
             extra_env=extra,
         )
     except ValueError as exc:

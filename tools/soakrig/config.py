@@ -36,6 +36,7 @@ class SoakConfig:
     work_dir: Path | None = None  # None: a temporary folder, removed afterwards
     keep_work_dir: bool = False
     log_level: str = "INFO"
+    without: frozenset[str] = frozenset()  # "projector" and/or "api": for measuring
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -50,6 +51,8 @@ class SoakConfig:
             raise ValueError("rate must be positive")
         if not 0 <= self.model_error_rate <= 1:
             raise ValueError("model error rate must be from 0 to 1")
+        if not self.without <= {"projector", "api"}:
+            raise ValueError("only the projector and the api can be left out")
 
     def has(self, fault: str) -> bool:
         return fault in self.faults

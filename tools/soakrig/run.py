@@ -214,9 +214,9 @@ class Soak:
         )
         self.children["fake-gemini"] = gemini
         self.children["bridge"] = Child.parley("bridge", env, self.work, self.logs)
-        if projections_installed():
+        if projections_installed() and "projector" not in config.without:
             self.children["projector"] = Child.parley("projector", env, self.work, self.logs)
-        if api_installed():
+        if api_installed() and "api" not in config.without:
             self.children["api"] = Child.parley("api", env, self.work, self.logs)
             self.health_url = f"http://127.0.0.1:{api_port}/api/v1/health"
         self.result.processes_run = tuple(n for n in self.children if n != "fake-gemini")
