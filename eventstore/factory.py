@@ -10,7 +10,7 @@ name, as the library does):
 | `MONGODB_DATABASE` | database name | `eventsourcing` |
 | `MONGODB_LOG` | which numbered log this application writes | `main` |
 | `MONGODB_POLL_INTERVAL` | seconds a follower waits before polling anyway | `1.0` |
-| `MONGODB_FOLLOW_SETTLE` | seconds a woken follower lets a burst of writes land before reading | `0.25` |
+| `MONGODB_FOLLOW_SETTLE` | seconds a woken follower lets writes land before it reads | `0.25` |
 | `MONGODB_TRANSACTION_TIMEOUT` | seconds a transaction keeps retrying | `30` |
 | `CREATE_TABLE` | create indexes on start | `yes` |
 
