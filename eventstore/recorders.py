@@ -49,11 +49,12 @@ from parley.eventstore.group_commit import GroupCommit, PendingSave
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
 
 T = TypeVar("T")
 
 DEFAULT_LOG = "main"
+NAMESPACE_EXISTS = 48
 
 
 class UniqueKeyTaken(IntegrityError):
@@ -174,7 +175,18 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
             if self.keys.name not in self.datastore.db.list_collection_names(
                 filter={"name": self.keys.name}
             ):
-                self.datastore.db.create_collection(self.keys.name)
+                self._create_keys_collection()
+
+    def _create_keys_collection(self) -> None:
+        # Processes starting together race to create it: one wins, the others are
+        # told it exists (before or after their own check), which is what they want.
+        try:
+            self.datastore.db.create_collection(self.keys.name)
+        except CollectionInvalid:
+            pass
+        except OperationFailure as exc:
+            if exc.code != NAMESPACE_EXISTS:
+                raise
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

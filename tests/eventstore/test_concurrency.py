@@ -159,3 +159,25 @@ def test_a_burst_of_writes_reaches_a_settling_follower_as_one_page(
     assert seen == list(range(2, 12))
     assert PageCounting.pages[0] == 1
     assert len(PageCounting.pages) < 11, "every write of the burst was read on its own"
+
+
+def test_processes_starting_together_all_set_up_the_store(
+    mongo_uri: str, database_name: str
+) -> None:
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        recorder = MongoApplicationRecorder(MongoDatastore(mongo_uri, database_name), "events")
+        barrier.wait()
+        try:
+            recorder.create_indexes()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
