@@ -451,7 +451,11 @@ class Soak:
     async def run(self) -> SoakResult:
         result = self.result
         config = self.config
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()
+            raise
         assert self.session is not None
         assert self.db is not None
         assert self.watcher is not None
