@@ -16,10 +16,12 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from eventsourcing.persistence import PersistenceError
 from parley.bridge.cloud_api.payloads import PayloadError, parse_notification
 from parley.bridge.cloud_api.signature import SignatureCheck, check_signature
 from parley.bridge.cloud_api.transport import CloudApiTransport
 from parley.bridge.ports import TransportUnavailable
+from pymongo.errors import PyMongoError
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,11 @@ async def receive_notification(request: web.Request) -> web.StreamResponse:
     except TimeoutError:
         log.warning("webhook sink too slow; Meta will retry", extra=_peer(request))
         return _error(503, "busy; retry later")
+    except (PersistenceError, PyMongoError) as exc:
+        # The database is away (restarting, failing over): not our bug, and Meta
+        # retries; what was recorded stays recorded, the rest comes again.
+        log.warning("webhook not recorded: database unavailable", extra={"error": str(exc)})
+        return _error(503, "database unavailable; retry later")
     except Exception:
         log.exception("webhook delivery failed", extra=_peer(request))
         return _error(500, "internal error; retry later")

@@ -6,12 +6,14 @@ import json
 from datetime import UTC, datetime
 
 import orjson
+from eventsourcing.persistence import OperationalError
 from parley.bridge.cloud_api import CloudApiTransport, create_webhook_app
 from parley.bridge.cloud_api.signature import sign
-from parley.domain.messages import DeliveryStatus, MessageKind
+from parley.domain.messages import DeliveryStatus, InboundMessage, MessageKind
 from testkit import meta_webhooks as meta
 from testkit.cloud_rig import APP_SECRET, VERIFY_TOKEN, CloudRig
 from testkit.local_http import serve
+from testkit.recording_sink import RecordingSink
 
 ALICE = "447700900123"
 BOB = "15551230000"
@@ -234,3 +236,26 @@ async def test_a_post_before_the_transport_starts_is_answered_503(rig: CloudRig)
         headers = {"X-Hub-Signature-256": sign(APP_SECRET, body)}
         async with rig.http.post(url, data=body, headers=headers) as response:
             assert response.status == 503
+
+
+class DatabaseAwaySink(RecordingSink):
+    async def on_message(self, message: InboundMessage) -> None:
+        raise OperationalError("the database is restarting")
+
+
+async def test_a_post_while_the_database_is_away_is_answered_503_for_meta_to_retry(
+    rig: CloudRig,
+) -> None:
+    away = CloudApiTransport(rig.transport.config, rig.db, account="acme", clock=rig.clock)
+    await away.start(DatabaseAwaySink())
+    document = meta.notification(meta.messages_change(meta.text(ALICE, "wamid.D", "hi", T0)))
+    body = orjson.dumps(document)
+    try:
+        async with serve(create_webhook_app(away)) as base:
+            url = base + away.config.webhook_path
+            headers = {"X-Hub-Signature-256": sign(APP_SECRET, body)}
+            async with rig.http.post(url, data=body, headers=headers) as response:
+                assert response.status == 503
+                assert (await response.json())["error"] == "database unavailable; retry later"
+    finally:
+        await away.stop()
