@@ -17,6 +17,7 @@ Duplicated deliveries and odd messages are part of the traffic, not of this plan
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -43,8 +44,17 @@ class Fault:
         return f"{self.kind}:{self.target}"
 
 
+# Rough seconds each fault takes, recovery included, for spreading them out.
+EXPECTED_S = {"kill": 3.0, "sigterm": 4.0}
+DB_RESTART_S = 6.0  # the server takes a few seconds to stop and to start
+
+
 def plan_faults(config: SoakConfig, targets: tuple[str, ...]) -> list[Fault]:
-    """The faults of the run, in the order they will happen."""
+    """The faults of the run, in the order they will happen.
+
+    Process and database faults take turns (two at once would blur what each
+    shows), spread over the traffic with random gaps; the model outage is
+    independent of them and runs beside them, also while messages flow."""
     rng = random.Random(config.seed * 7919 + 1)
     faults: list[Fault] = []
     for target in targets:
@@ -54,16 +64,25 @@ def plan_faults(config: SoakConfig, targets: tuple[str, ...]) -> list[Fault]:
             faults.append(Fault("sigterm", target, 0.0))
     if config.has("db_outage"):
         faults.append(Fault("db_outage", "database", 0.0))
-    if config.has("gemini_outage"):
-        faults.append(Fault("gemini_outage", "gemini", 0.0))
     rng.shuffle(faults)
-    # Spread over the traffic, leaving its first and last tenth quiet; each moment
-    # is random within its own slot, so faults do not bunch up.
-    window_start = 0.1 * config.traffic_seconds
-    slot = 0.8 * config.traffic_seconds / max(1, len(faults))
-    for index, fault in enumerate(faults):
-        fault.planned_at = window_start + slot * (index + rng.uniform(0.0, 0.8))
+    traffic = config.traffic_seconds
+    durations = [_expected(fault, config) for fault in faults]
+    slack = max(0.0, 0.8 * traffic - sum(durations))
+    moment = 0.1 * traffic
+    for fault, duration in zip(faults, durations, strict=True):
+        moment += rng.uniform(0.0, slack / max(1, len(faults)))
+        fault.planned_at = moment
+        moment += duration
+    if config.has("gemini_outage"):
+        latest = max(0.15, 0.75 - config.gemini_outage_s / traffic)
+        faults.append(Fault("gemini_outage", "gemini", traffic * rng.uniform(0.15, latest)))
     return faults
+
+
+def _expected(fault: Fault, config: SoakConfig) -> float:
+    if fault.kind == "db_outage":
+        return config.db_outage_s + DB_RESTART_S
+    return EXPECTED_S[fault.kind]
 
 
 FaultAction = Callable[[Fault], Awaitable[None]]
@@ -75,15 +94,27 @@ async def run_faults(
     started: float,
     stop: asyncio.Event,
 ) -> None:
-    """Runs each fault at its moment (or as soon as the one before has finished)."""
+    """Runs the faults at their moments: the model outage on its own, the others
+    one after another (each as soon as the one before has finished, if late)."""
+    beside = [fault for fault in faults if fault.kind == "gemini_outage"]
+    in_turn = [fault for fault in faults if fault.kind != "gemini_outage"]
+    await asyncio.gather(
+        _run_in_turn(in_turn, actions, started, stop),
+        *(_run_in_turn([fault], actions, started, stop) for fault in beside),
+    )
+
+
+async def _run_in_turn(
+    faults: list[Fault],
+    actions: Mapping[str, FaultAction],
+    started: float,
+    stop: asyncio.Event,
+) -> None:
     for fault in faults:
         delay = started + fault.planned_at - time.monotonic()
         if delay > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-                return
-            except TimeoutError:
-                pass
         if stop.is_set():
             return
         began = time.monotonic()
