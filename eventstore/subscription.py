@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -148,9 +149,17 @@ class MongoSubscription(Subscription["MongoApplicationRecorder"]):
             try:
                 with recorder.counters.watch(pipeline, max_await_time_ms=500) as stream:
                     backoff = 0.5
+                    settled_at = 0.0
                     while not self._stopped.is_set() and stream.alive:
-                        if stream.try_next() is not None:
-                            self._wake.set()
+                        if stream.try_next() is None:
+                            continue
+                        self._wake.set()
+                        # The reader settles before it reads; so does this
+                        # watcher, which then takes what came meanwhile in one
+                        # batch instead of asking the server after every write.
+                        if self._settle > 0 and time.monotonic() - settled_at >= self._settle:
+                            self._stopped.wait(self._settle)
+                            settled_at = time.monotonic()
             except PyMongoError as exc:
                 if self._stopped.is_set():
                     return
