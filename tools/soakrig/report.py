@@ -183,7 +183,7 @@ def _memory(name: str, samples: list[MemorySample], since: float) -> Memory:
         during = [s for s in pid_samples if s.at >= since]
         if during:
             before = [s for s in pid_samples if s.at < since]
-            start = before[-1].cpu_s if before else 0.0
+            start = before[-1].cpu_s if before else during[0].cpu_s
             cpu += during[-1].cpu_s - start
     peak = max(s.rss_kib for s in samples) / 1024
     return Memory(name, peak, first, last, len(by_pid), cpu)
@@ -236,6 +236,23 @@ def render(result: SoakResult) -> str:
         f"  machine: {found.machine_cores:.1f} cores, {found.machine_busy:.0%} busy during the "
         f"traffic (this run's processes used {ours:.0f} CPU-seconds in all)"
     )
+    if result.baseline is not None:
+        base = result.baseline
+        lines.append(
+            "database alone, same run, before the traffic (one client thread): "
+            f"{base.transactions_per_s:.0f} one-event transactions/s, "
+            f"{base.reads_per_s:.0f} aggregate reads/s, {base.inserts_per_s:.0f} inserts/s"
+        )
+    answers = result.seen.api_answers
+    if answers:
+        polls = sum(answers.values())
+        lines.append(
+            f"API health polled {polls} times: "
+            + ", ".join(
+                f"{'no answer' if code == 0 else code}: {count}"
+                for code, count in sorted(answers.items())
+            )
+        )
     posts = result.inbound_posts
     lines += [
         "webhooks:",

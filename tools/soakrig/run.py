@@ -20,6 +20,8 @@ from typing import Any
 
 import aiohttp
 from parley.eventstore.embedded import free_port
+from parley.tools.soakrig import baseline
+from parley.tools.soakrig.baseline import ServerBaseline
 from parley.tools.soakrig.config import SoakConfig
 from parley.tools.soakrig.database import SoakDatabase
 from parley.tools.soakrig.faults import Fault, plan_faults, run_faults
@@ -80,6 +82,7 @@ class SoakResult:
     picture: LogPicture | None = None  # the log as read from position 1 at the end
     read_models: ReadModelCheck | None = None
     gemini_stats: dict[str, Any] = field(default_factory=dict)
+    baseline: ServerBaseline | None = None
     processes_run: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)
 
@@ -168,6 +171,7 @@ class Soak:
     async def start(self) -> None:
         config = self.config
         uri = await asyncio.to_thread(self.database.start)
+        self.result.baseline = await asyncio.to_thread(baseline.measure, uri)
         self.client = MongoClient(uri, uuidRepresentation="standard", tz_aware=True)
         self.db = self.client[DATABASE]
         self.watcher = LogWatcher(self.db)
@@ -493,6 +497,7 @@ class Soak:
             ),
         ]
         try:
+            monitor.sample_memory()  # the CPU counters as the traffic starts
             result.traffic_started = time.monotonic()
             faults = asyncio.create_task(
                 run_faults(result.faults, actions, result.traffic_started, stop_faults)
