@@ -31,6 +31,7 @@ from parley.bridge.simulator import (
     parse_simulated,
     utc_now,
 )
+from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
@@ -264,3 +265,42 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+class SimulatorExtension:
+    """The simulator mounted beside the dashboard (see `parley.http.extensions`).
+
+    Its page, assets and live stream are public (a browser navigation or an
+    EventSource cannot send a bearer header, and they only show simulated chats);
+    posting a message as a contact needs the dashboard's token. Mount it only when
+    the bridge runs the simulator transport.
+    """
+
+    name = "simulator"
+    href = "/simulator/"
+
+    def __init__(self, mongodb_uri: str, database: str, *, account: str) -> None:
+        self.mongodb_uri = mongodb_uri
+        self.database = database
+        self.account = account
+        prefix = self.href.rstrip("/")
+        self.public_routes = frozenset(
+            {
+                ("GET", prefix),
+                ("GET", f"{prefix}/"),
+                ("GET", f"{prefix}/static/{{name}}"),
+                ("GET", f"{prefix}/stream"),
+            }
+        )
+
+    def mount(self, app: web.Application) -> None:
+        client: MongoClient[Document] = MongoClient(
+            self.mongodb_uri, tz_aware=True, uuidRepresentation="standard"
+        )
+        add_simulator_routes(app, client[self.database], account=self.account)
+
+        async def close_client(app: web.Application) -> AsyncIterator[None]:
+            yield
+            client.close()
+
+        app.cleanup_ctx.append(close_client)

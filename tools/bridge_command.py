@@ -28,9 +28,11 @@ from parley.bridge.settings import from_env as bridge_from_env
 from parley.bridge.status import BridgeStatusWriter
 from parley.bridge.sweeper import ThreadSweeper
 from parley.domain.application import ParleyApp
+from parley.domain.profiles import PersonaProfile
 from parley.eventstore.connection import database_uri, open_client
 from parley.eventstore.factory import factory_settings
-from parley.tools.config import Settings
+from parley.projections.context_source import ReadModelContextSource
+from parley.tools.config import ConfigError, Settings
 from pymongo.database import Database
 
 log = logging.getLogger("parley.bridge")
@@ -64,8 +66,23 @@ def build_transport(
     return SimulatorTransport(db, account=settings.account), None
 
 
-def context_source(app: ParleyApp, settings: Settings) -> ContextSource:
-    return AggregateContextSource(app, settings.timezone)
+def context_source(
+    app: ParleyApp,
+    db: Database[dict[str, Any]],
+    settings: Settings,
+    persona: PersonaProfile | None,
+) -> ContextSource:
+    """The context projection's one-read source (PARLEY_CONTEXT_SOURCE=read_model,
+    the default), or the aggregates themselves (=aggregates: no projector needed)."""
+    choice = settings.environ.get("PARLEY_CONTEXT_SOURCE", "read_model").strip()
+    if choice == "aggregates":
+        return AggregateContextSource(app, settings.timezone)
+    if choice != "read_model":
+        msg = f"PARLEY_CONTEXT_SOURCE must be read_model or aggregates, not {choice!r}"
+        raise ConfigError(msg)
+    return ReadModelContextSource(
+        db, persona or PersonaProfile(), timezone=settings.timezone, app=app
+    )
 
 
 async def run_bridge(settings: Settings) -> int:
@@ -90,7 +107,7 @@ async def run_bridge(settings: Settings) -> int:
         app=app,
         model=model,
         transport=transport,
-        context_source=context_source(app, settings),
+        context_source=context_source(app, db, settings, bridge_settings.persona),
         settings=bridge_settings.reply,
     )
     breaker = getattr(model, "breaker", None)

@@ -8,6 +8,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from parley.eventstore.datastore import DatabaseSetupError
+from parley.projections.errors import ProjectionError
+from parley.tools import (
+    api_command,
+    audit_command,
+    events_command,
+    projector_command,
+    replay_command,
+)
 from parley.tools.config import ConfigError, Settings, load_settings
 from parley.tools.logs import configure_logging
 
@@ -53,13 +61,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return run_command(settings)
 
 
-def _not_built(name: str) -> Handler:
-    def handler(args: argparse.Namespace, settings: Settings) -> int:
-        raise UsageError(f"'parley {name}' is not built yet (see the README)")
-
-    return handler
-
-
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     parser = argparse.ArgumentParser(prog="parley", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -75,15 +76,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     commands.add_parser("run", help="everything in one supervisor")
     handlers["run"] = _run
 
-    for name, description in (
-        ("projector", "every projection, catching up then following"),
-        ("api", "the query API and the dashboard"),
-        ("replay", "rebuild a read model from event 1"),
-        ("audit", "a conversation's full event history"),
-        ("events", "follow the event log"),
+    for name, module in (
+        ("projector", projector_command),
+        ("replay", replay_command),
+        ("audit", audit_command),
+        ("events", events_command),
+        ("api", api_command),
     ):
-        commands.add_parser(name, help=description)
-        handlers[name] = _not_built(name)
+        module.configure(commands.add_parser(name, help=module.HELP))
+        handlers[name] = module.run
     return parser, handlers
 
 
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(args.command, settings.log_level)
         return handlers[args.command](args, settings)
-    except (ConfigError, DatabaseSetupError, UsageError) as exc:
+    except (ConfigError, DatabaseSetupError, ProjectionError, UsageError) as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -107,12 +107,16 @@ def run_command(settings: Settings) -> int:
 
     url = f"http://{settings.api_host}:{settings.api_port}"
     database = f"embedded, under {settings.data_dir / 'db'}" if server else "the configured URI"
+    # A token Parley made for local use goes in the link; a configured one is the
+    # operator's secret and is not printed.
+    sign_in = "(sign in with a token from PARLEY_API_TOKENS)" if settings.api_tokens else ""
+    link = f"{url}/ {sign_in}" if sign_in else f"{url}/#token={token}"
     if wait_for_api(url, timeout=60):
         print(
             "\nParley is running.\n"
-            f"  dashboard:  {url}/   (sign in with the API token below)\n"
+            f"  dashboard:  {link}\n"
             f"  simulator:  {url}/simulator/\n"
-            f"  API token:  {token}\n"
+            f"  API token:  {'from PARLEY_API_TOKENS' if sign_in else token}\n"
             f"  transport:  {settings.transport}; reply model: "
             f"{'Gemini ' + settings.gemini_model if settings.gemini_api_key else 'offline'}\n"
             f"  database:   {database}\n"

@@ -65,9 +65,14 @@
     const typed = text.value;
     if (!typed.trim()) return;
     try {
+      // Posting as a contact needs the dashboard's token (this tab's sign-in).
+      const token = sessionStorage.getItem("parley.token");
+      const headers = {"Content-Type": "application/json"};
+      if (token) headers.Authorization = `Bearer ${token}`;
       const response = await fetch(endpoint("messages"), {
         method: "POST",
-        headers: {"Content-Type": "application/json"},
+        headers,
+        credentials: "omit",
         body: JSON.stringify({
           number: number.value,
           name: name.value,
@@ -75,9 +80,14 @@
           text: typed,
         }),
       });
+      if (response.status === 401) {
+        problem.textContent = "sign in on the dashboard first (this tab), then come back";
+        return;
+      }
       const answer = await response.json();
       if (!response.ok) {
-        problem.textContent = answer.error || `not sent (${response.status})`;
+        const message = typeof answer.error === "string" ? answer.error : answer.error?.message;
+        problem.textContent = message || `not sent (${response.status})`;
         return;
       }
       text.value = "";
