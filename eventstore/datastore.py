@@ -106,9 +106,11 @@ class MongoDatastore:
             database_name, write_concern=WriteConcern("majority")
         )
         self.sessions = SessionLedger(self.client, database_name)
+        self._closed = False
 
     def close(self) -> None:
-        if self._owns_client:
+        if self._owns_client and not self._closed:
+            self._closed = True  # the library closes again when it collects the app
             self.sessions.forget()
             self.client.close()
 
