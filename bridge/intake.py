@@ -3,6 +3,19 @@
 One path for every update: validate, record through the write side, then tell
 the reply process which thread to look at. A message that cannot be valid is
 refused with one log line; nothing already stored is touched.
+
+Under load, and when a transport redelivers (Meta retries a webhook that was
+slow to answer, and the retry often arrives while the first delivery is still
+being recorded), the intake must not make things worse:
+
+* recording runs as its own task, which the caller's timeout does not cancel, so
+  work begun is finished, and a redelivery arriving meanwhile waits for it
+  instead of recording it a second time;
+* messages recorded recently are remembered, so a late redelivery costs nothing;
+  an older one is still caught by the write side's unique key;
+* at most `max_concurrent` records run at once: they queue on one counter
+  document anyway, and more would only fill the worker threads the reply
+  process needs.
 """
 
 from __future__ import annotations
@@ -10,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from parley.bridge.ports import TransportStatus
-from parley.domain.application import ParleyApp
+from parley.domain.application import IntakeResult, ParleyApp
 from parley.domain.messages import DeliveryUpdate, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -59,6 +73,13 @@ def validate(message: InboundMessage) -> InboundMessage:
 StatusListener = Callable[[TransportStatus], Awaitable[None]]
 
 
+def _retrieve_error(task: asyncio.Task[IntakeResult]) -> None:
+    """Marks a failed record's error as seen: its callers got it, or timed out and
+    answered the transport already (which will redeliver)."""
+    if not task.cancelled():
+        task.exception()
+
+
 class Intake:
     """The `InboundSink` every transport delivers to."""
 
@@ -67,6 +88,9 @@ class Intake:
         app: ParleyApp,
         on_recorded: Callable[[object], None],
         on_status: StatusListener | None = None,
+        *,
+        max_concurrent: int = 16,
+        remember: int = 20_000,
     ) -> None:
         self.app = app
         self.on_recorded = on_recorded  # called with the thread id of a new message
@@ -74,6 +98,11 @@ class Intake:
         self.recorded = 0
         self.duplicates = 0
         self.refused = 0
+        self.max_concurrent = max_concurrent
+        self.remember = remember
+        self._slots: asyncio.Semaphore | None = None  # made in the running loop
+        self._in_flight: dict[tuple[str, str], asyncio.Task[IntakeResult]] = {}
+        self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     async def on_message(self, message: InboundMessage) -> None:
         extra = {"chat_id": message.chat_id[:80], "wa_id": message.wa_message_id[:80]}
@@ -83,11 +112,35 @@ class Intake:
             self.refused += 1
             log.warning("inbound refused", extra={**extra, "reason": str(exc)})
             return
-        result = await asyncio.to_thread(self.app.receive, message)
-        if result.duplicate:
+        key = (message.account, message.wa_message_id)
+        if key in self._recent:
             self.duplicates += 1
             log.info("duplicate delivery ignored", extra=extra)
             return
+        task = self._in_flight.get(key)
+        if task is not None:
+            await asyncio.shield(task)  # the first delivery's outcome is ours too
+            self.duplicates += 1
+            log.info("duplicate delivery ignored while the first is recorded", extra=extra)
+            return
+        task = asyncio.create_task(self._record(key, message, extra))
+        task.add_done_callback(_retrieve_error)  # its caller may have given up waiting
+        self._in_flight[key] = task
+        await asyncio.shield(task)
+
+    async def _record(
+        self, key: tuple[str, str], message: InboundMessage, extra: dict[str, str]
+    ) -> IntakeResult:
+        try:
+            async with self._slot():
+                result = await asyncio.to_thread(self.app.receive, message)
+        finally:
+            del self._in_flight[key]
+        self._remember(key)
+        if result.duplicate:
+            self.duplicates += 1
+            log.info("duplicate delivery ignored", extra=extra)
+            return result
         self.recorded += 1
         log.info(
             "inbound recorded",
@@ -95,9 +148,21 @@ class Intake:
         )
         if not result.withheld:
             self.on_recorded(result.thread_id)
+        return result
+
+    def _slot(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_concurrent)
+        return self._slots
+
+    def _remember(self, key: tuple[str, str]) -> None:
+        self._recent[key] = None
+        if len(self._recent) > self.remember:
+            self._recent.popitem(last=False)
 
     async def on_delivery(self, update: DeliveryUpdate) -> None:
-        matched = await asyncio.to_thread(self.app.record_delivery, update)
+        async with self._slot():
+            matched = await asyncio.to_thread(self.app.record_delivery, update)
         if not matched:
             log.debug(
                 "acknowledgement for a message Parley did not send",

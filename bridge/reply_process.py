@@ -15,6 +15,12 @@ risk saying it twice.
 
 Messages of one thread are answered in order, one at a time; threads run
 concurrently up to a bound.
+
+The intake nudges the process as soon as a message is recorded, so most work
+starts before the log brings its position. When the position arrives, the
+process remembers how it last left that thread (its version, and whether work
+was left): a position at or below that version, in a thread left with nothing
+to do, is finished without loading the thread again.
 """
 
 from __future__ import annotations
@@ -23,13 +29,14 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Notification, PersistenceError, Tracking
 from parley.bridge.ports import (
     ContextSource,
     LookupResult,
@@ -37,6 +44,7 @@ from parley.bridge.ports import (
     ReplyModel,
     SendReceipt,
     SendRejected,
+    SentLookup,
     Transport,
     TransportError,
     TransportUnavailable,
@@ -45,6 +53,7 @@ from parley.bridge.watermark import Watermark
 from parley.domain.application import ParleyApp
 from parley.domain.rules import reply_withhold_reason
 from parley.domain.thread import ReplyStatus, Thread, event_topic
+from pymongo.errors import PyMongoError
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -67,13 +76,32 @@ class ReplySettings:
     quote_replies: bool = False
     checkpoint_interval: float = 0.5  # seconds between checkpoint writes
     shutdown_grace: float = 10.0  # seconds in-flight work may take to finish on stop
+    # After a restart, a send the transport cannot account for may yet be confirmed
+    # (the Cloud API learns it from a status webhook within seconds): ask again for
+    # this long before recording it as failed.
+    unknown_outcome_wait: float = 15.0
+    remembered_threads: int = 20_000  # how many threads' last state is remembered
 
 
 @dataclass
 class _ThreadWork:
     positions: list[int] = field(default_factory=list)
+    # Log positions that arrived while a pass was running: (position, version).
+    arrived: list[tuple[int, int]] = field(default_factory=list)
     dirty: bool = False
     task: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True)
+class _LeftAt:
+    """How a completed pass left a thread: its version then, and whether work was
+    left (a message still pending, a reply not yet sent or failed)."""
+
+    version: int
+    work_left: bool
+
+    def covers(self, version: int) -> bool:
+        return version <= self.version and not self.work_left
 
 
 class ReplyProcess:
@@ -95,7 +123,7 @@ class ReplyProcess:
         self.settings = settings or ReplySettings()
         self.checkpoint_name = f"reply-process/{app.event_log.log_name}"
         self._threads: dict[UUID, _ThreadWork] = {}
-        self._attempted: set[str] = set()  # outbound ids this run has tried to send
+        self._left: OrderedDict[UUID, _LeftAt] = OrderedDict()
         self._slots = asyncio.Semaphore(self.settings.concurrency)
         self._stopping = asyncio.Event()
         self._watermark = Watermark(0)
@@ -139,16 +167,33 @@ class ReplyProcess:
         try:
             for notification in subscription:
                 loop.call_soon_threadsafe(
-                    self._schedule, UUID(str(notification.originator_id)), notification.id
+                    self._arrived,
+                    UUID(str(notification.originator_id)),
+                    notification.id,
+                    notification.originator_version,
                 )
         except Exception:
             log.exception("reply process lost the log; stopping")
             loop.call_soon_threadsafe(self._stopping.set)
 
+    def _arrived(self, thread_id: UUID, position: int, version: int) -> None:
+        """A log position: finished at once if the last pass over its thread
+        covered it, else work for the thread."""
+        self._watermark.dispatched(position)
+        left = self._left.get(thread_id)
+        if left is not None and left.covers(version):
+            self._watermark.finished(position)
+            return
+        work = self._threads.get(thread_id)
+        if work is not None and work.task is not None:
+            # A pass is running; whether it covers this position is known after it.
+            work.arrived.append((position, version))
+            return
+        self._schedule(thread_id, position)
+
     def _schedule(self, thread_id: UUID, position: int | None) -> None:
         work = self._threads.setdefault(thread_id, _ThreadWork())
         if position is not None:
-            self._watermark.dispatched(position)
             work.positions.append(position)
         work.dirty = True
         if work.task is None and not self._stopping.is_set():
@@ -157,11 +202,13 @@ class ReplyProcess:
     async def _drain(self, thread_id: UUID, work: _ThreadWork) -> None:
         backoff = self.settings.backoff_initial
         async with self._slots:
-            while work.dirty and not self._stopping.is_set():
+            while (work.dirty or work.arrived) and not self._stopping.is_set():
                 work.dirty = False
                 positions, work.positions = work.positions, []
+                positions.extend(position for position, _ in work.arrived)
+                work.arrived = []
                 try:
-                    await self._work_on(thread_id)
+                    left = await self._work_on(thread_id)
                 except Exception:
                     log.exception(
                         "reply work failed; will retry", extra={"thread_id": str(thread_id)}
@@ -171,12 +218,29 @@ class ReplyProcess:
                     await self._pause(backoff)
                     backoff = min(backoff * 2, 60.0)
                     continue
+                if left is None:  # stopping: the rest is for the next start
+                    work.positions = positions + work.positions
+                    break
                 backoff = self.settings.backoff_initial
+                self._remember(thread_id, left)
                 for position in positions:
                     self._watermark.finished(position)
+                arrived, work.arrived = work.arrived, []
+                for position, version in arrived:
+                    if left.covers(version):
+                        self._watermark.finished(position)
+                    else:
+                        work.positions.append(position)
+                        work.dirty = True
         work.task = None
-        if not work.dirty and not work.positions:
+        if not work.dirty and not work.positions and not work.arrived:
             self._threads.pop(thread_id, None)
+
+    def _remember(self, thread_id: UUID, left: _LeftAt) -> None:
+        self._left[thread_id] = left
+        self._left.move_to_end(thread_id)
+        while len(self._left) > self.settings.remembered_threads:
+            self._left.popitem(last=False)
 
     async def _finish_in_flight(self) -> None:
         tasks = [w.task for w in self._threads.values() if w.task is not None]
@@ -191,7 +255,13 @@ class ReplyProcess:
         position = self._watermark.done_up_to
         if position > saved:
             tracking = Tracking(self.checkpoint_name, position)
-            await asyncio.to_thread(self.app.event_log.insert_tracking, tracking)
+            try:
+                await asyncio.to_thread(self.app.event_log.insert_tracking, tracking)
+            except (PersistenceError, PyMongoError) as exc:
+                # The database is away: the checkpoint only trails further behind,
+                # and a restart would redo finished work, which finds it done.
+                log.warning("checkpoint not saved", extra={"position": position, "error": str(exc)})
+                return saved
             return position
         return saved
 
@@ -201,18 +271,22 @@ class ReplyProcess:
 
     # ------------------------------------------------------------ the work
 
-    async def _work_on(self, thread_id: UUID) -> None:
+    async def _work_on(self, thread_id: UUID) -> _LeftAt | None:
+        """One pass over a thread; how it left the thread, or None if it stopped
+        part way (the process is stopping)."""
         # One load, then the process keeps the thread it saves: each save is
         # checked against the stored version, and reloads only on a conflict.
         thread = await asyncio.to_thread(self.app.get_thread, thread_id)
         for reply_id in list(thread.unsent):  # left by a crash, or manual replies
             if self._stopping.is_set():
-                return
+                return None
             thread = await self._deliver(thread, reply_id, surely_unsent=False)
         for wa_message_id in list(thread.pending):
             if self._stopping.is_set():
-                return
+                return None
             thread = await self._answer(thread, wa_message_id)
+        # A conflict reload may have brought a newer message than this pass saw.
+        return _LeftAt(thread.version, bool(thread.pending or thread.unsent))
 
     async def _answer(self, thread: Thread, wa_message_id: str) -> Thread:
         if wa_message_id not in thread.pending:
@@ -274,7 +348,10 @@ class ReplyProcess:
             recorded_at=reply["generated_at"],
         )
         extra = {"thread_id": str(thread.id), "chat_id": thread.chat_id, "reply_id": reply_id}
-        may_have_gone = not surely_unsent and reply_id not in self._attempted
+        # Unless this pass itself just generated it, the reply may have gone out
+        # already: before a crash, or in an earlier pass of this run whose record
+        # of the outcome failed (the database went away after the send).
+        may_have_gone = not surely_unsent
         backoff = self.settings.backoff_initial
         last_error = ""
         for attempt in range(1, self.settings.send_attempts + 1):
@@ -282,9 +359,7 @@ class ReplyProcess:
                 return thread  # left for the next start, which asks the transport first
             if may_have_gone:
                 try:
-                    lookup = await asyncio.wait_for(
-                        self.transport.lookup_sent(outbound), self.settings.send_timeout
-                    )
+                    lookup = await self._look_up(outbound, extra)
                 except (TransportError, TimeoutError, OSError) as exc:
                     last_error = f"lookup: {exc or type(exc).__name__}"
                     await self._pause(backoff)
@@ -294,10 +369,11 @@ class ReplyProcess:
                     log.info("reply had gone out before a restart", extra=extra)
                     return await self._record_sent(thread, reply_id, lookup.receipt, attempt)
                 if lookup.result is LookupResult.UNKNOWN:
+                    if self._stopping.is_set():
+                        return thread  # still in doubt: the next start asks again
                     return await self._record_failed(
                         thread, reply_id, UNKNOWN_OUTCOME, attempt, True
                     )
-            self._attempted.add(reply_id)
             try:
                 receipt = await asyncio.wait_for(
                     self.transport.send_text(outbound), self.settings.send_timeout
@@ -320,6 +396,24 @@ class ReplyProcess:
         return await self._record_failed(
             thread, reply_id, reason, self.settings.send_attempts, False
         )
+
+    async def _look_up(self, outbound: OutboundMessage, extra: dict[str, str]) -> SentLookup:
+        """Asks the transport whether a reply went out; while it cannot tell, asks
+        again for a while, since a confirmation may be on its way."""
+        deadline = asyncio.get_running_loop().time() + self.settings.unknown_outcome_wait
+        pause = self.settings.backoff_initial
+        while True:
+            lookup = await asyncio.wait_for(
+                self.transport.lookup_sent(outbound), self.settings.send_timeout
+            )
+            loop_time = asyncio.get_running_loop().time()
+            if lookup.result is not LookupResult.UNKNOWN or loop_time >= deadline:
+                return lookup
+            if self._stopping.is_set():
+                return lookup
+            log.info("reply in doubt; asking the transport again", extra=extra)
+            await self._pause(min(pause, deadline - loop_time))
+            pause = min(pause * 2, self.settings.backoff_max)
 
     async def _record_sent(
         self, thread: Thread, reply_id: str, receipt: SendReceipt, attempts: int

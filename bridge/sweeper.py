@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import PersistenceError
 from parley.domain.application import ParleyApp
 from parley.domain.thread import ARCHIVE_AFTER, IDLE_AFTER
 from pymongo.database import Database
@@ -63,7 +64,9 @@ class ThreadSweeper:
                 swept = await asyncio.to_thread(self.sweep_once)
                 if swept:
                     log.info("threads swept", extra={"count": swept})
-            except PyMongoError as exc:
+            except (PyMongoError, PersistenceError) as exc:
+                # The write side raises the event store's errors, not the driver's:
+                # both mean the database is away for now; sweep again next time.
                 log.warning("sweep failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)

@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
     PersistenceError,
     ProgrammingError,
 )
+from parley.eventstore.sessions import SessionLedger
 from pymongo import MongoClient
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
@@ -104,9 +105,13 @@ class MongoDatastore:
         self.db: Database[Document] = self.client.get_database(
             database_name, write_concern=WriteConcern("majority")
         )
+        self.sessions = SessionLedger(self.client, database_name)
+        self._closed = False
 
     def close(self) -> None:
-        if self._owns_client:
+        if self._owns_client and not self._closed:
+            self._closed = True  # the library closes again when it collects the app
+            self.sessions.forget()
             self.client.close()
 
     def lock_for(self, key: str) -> threading.Lock:
@@ -127,6 +132,10 @@ class MongoDatastore:
         with self.client.start_session(causal_consistency=False) as session:
             while True:
                 try:
+                    # Before the first transaction: free what a dead predecessor
+                    # left locked; and note this session, for a successor.
+                    self.sessions.clear_dead()
+                    self.sessions.note(session)
                     if lock is None:
                         return self._run_once(session, work, deadline)
                     with lock:

@@ -84,6 +84,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(port: int) -> bool:
+    """True if a server could listen on 127.0.0.1:`port` now (as servers do, with
+    SO_REUSEADDR, so a port held only by old TIME_WAIT connections counts as free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def server_executable() -> str:
     beside_python = Path(sys.executable).parent / SERVER_EXECUTABLE
     if beside_python.exists():
@@ -168,15 +180,19 @@ class EmbeddedServer:
         with self._locked():
             return self._status_unlocked()
 
-    def ensure_running(self, start_timeout: float = 60.0) -> str:
-        """Returns the URI of this folder's server, starting it if none runs."""
+    def ensure_running(self, start_timeout: float = 60.0, port: int | None = None) -> str:
+        """Returns the URI of this folder's server, starting it if none runs.
+
+        `port` asks for a start on that port (waiting for it to come free), so
+        that the URI processes already hold stays valid across a restart.
+        """
         with self._locked():
             status = self._status_unlocked()
             if status.state == "running" and status.record is not None:
                 return status.record.uri
             if status.state == "stale" and status.record is not None:
                 self._clean_stale(status.record)
-            return self._start(start_timeout).uri
+            return self._start(start_timeout, port).uri
 
     def _clean_stale(self, record: ServerRecord) -> None:
         # A live server of ours that does not answer is wedged: stop it first,
@@ -185,9 +201,17 @@ class EmbeddedServer:
             self._terminate(record.pid, timeout=10)
         self.record_file.unlink(missing_ok=True)
 
-    def _start(self, timeout: float) -> ServerRecord:
+    def _start(self, timeout: float, port: int | None = None) -> ServerRecord:
         self.storage.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        deadline = time.monotonic() + timeout
+        if port is None:
+            port = free_port()
+        # A server that just stopped may hold its port a moment longer.
+        while not port_is_free(port):
+            if time.monotonic() > deadline:
+                msg = f"port {port} did not come free within {timeout:.0f}s"
+                raise DatabaseSetupError(msg)
+            time.sleep(0.2)
         command = [
             server_executable(),
             "--host",
@@ -209,7 +233,6 @@ class EmbeddedServer:
                 cwd=self.dir,
             )
         record = ServerRecord(process.pid, port, uri_for_port(port), str(self.storage), time.time())
-        deadline = time.monotonic() + timeout
         while not answers(record.uri, timeout_ms=500):
             if process.poll() is not None:
                 msg = (

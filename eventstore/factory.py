@@ -10,6 +10,7 @@ name, as the library does):
 | `MONGODB_DATABASE` | database name | `eventsourcing` |
 | `MONGODB_LOG` | which numbered log this application writes | `main` |
 | `MONGODB_POLL_INTERVAL` | seconds a follower waits before polling anyway | `1.0` |
+| `MONGODB_FOLLOW_SETTLE` | seconds a woken follower lets writes land before it reads | `0.25` |
 | `MONGODB_TRANSACTION_TIMEOUT` | seconds a transaction keeps retrying | `30` |
 | `CREATE_TABLE` | create indexes on start | `yes` |
 
@@ -47,6 +48,7 @@ class MongoFactory(InfrastructureFactory[MongoTrackingRecorder]):
     MONGODB_DATABASE = "MONGODB_DATABASE"
     MONGODB_LOG = "MONGODB_LOG"
     MONGODB_POLL_INTERVAL = "MONGODB_POLL_INTERVAL"
+    MONGODB_FOLLOW_SETTLE = "MONGODB_FOLLOW_SETTLE"
     MONGODB_TRANSACTION_TIMEOUT = "MONGODB_TRANSACTION_TIMEOUT"
     CREATE_TABLE = "CREATE_TABLE"
 
@@ -63,6 +65,7 @@ class MongoFactory(InfrastructureFactory[MongoTrackingRecorder]):
             raise OSError(msg)
         self.log_name = self.env.get(self.MONGODB_LOG) or DEFAULT_LOG
         self.poll_interval = float(self.env.get(self.MONGODB_POLL_INTERVAL) or 1.0)
+        self.follow_settle = float(self.env.get(self.MONGODB_FOLLOW_SETTLE) or 0.25)
         self.datastore = MongoDatastore(
             uri,
             self.env.get(self.MONGODB_DATABASE) or "eventsourcing",
@@ -101,6 +104,7 @@ class MongoFactory(InfrastructureFactory[MongoTrackingRecorder]):
             f"{self._prefix('stored')}_events",
             log_name=self.log_name,
             poll_interval=self.poll_interval,
+            follow_settle=self.follow_settle,
         )
         if self._create_indexes():
             recorder.create_indexes()
@@ -133,6 +137,7 @@ class MongoFactory(InfrastructureFactory[MongoTrackingRecorder]):
             f"{self._prefix('notification')}_tracking",
             log_name=self.log_name,
             poll_interval=self.poll_interval,
+            follow_settle=self.follow_settle,
         )
         if self._create_indexes():
             recorder.create_indexes()

@@ -21,6 +21,9 @@ Documents and indexes:
 
 A save may also name the WhatsApp `account` its events belong to; it is kept on
 each event document, so a deployment can shard the events collection by it.
+
+Saves made from several threads at once are written in groups, one transaction
+per group (see `group_commit`); each save stays atomic and keeps its own outcome.
 """
 
 from __future__ import annotations
@@ -42,14 +45,16 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from parley.eventstore.datastore import Document, MongoDatastore
+from parley.eventstore.group_commit import GroupCommit, PendingSave
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
 
 T = TypeVar("T")
 
 DEFAULT_LOG = "main"
+NAMESPACE_EXISTS = 48
 
 
 class UniqueKeyTaken(IntegrityError):
@@ -144,12 +149,15 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
         *,
         log_name: str = DEFAULT_LOG,
         poll_interval: float = 1.0,
+        follow_settle: float = 0.25,
     ) -> None:
         super().__init__(datastore, events_collection_name)
         self.log_name = log_name
         self.poll_interval = poll_interval
+        self.follow_settle = follow_settle  # see MongoSubscription
         self.counters: Collection[Document] = datastore.db[f"{events_collection_name}_counters"]
         self.keys: Collection[Document] = datastore.db[f"{events_collection_name}_keys"]
+        self.group_commit = GroupCommit(self._write_group)
 
     def create_indexes(self) -> None:
         super().create_indexes()
@@ -167,7 +175,18 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
             if self.keys.name not in self.datastore.db.list_collection_names(
                 filter={"name": self.keys.name}
             ):
-                self.datastore.db.create_collection(self.keys.name)
+                self._create_keys_collection()
+
+    def _create_keys_collection(self) -> None:
+        # Processes starting together race to create it: one wins, the others are
+        # told it exists (before or after their own check), which is what they want.
+        try:
+            self.datastore.db.create_collection(self.keys.name)
+        except CollectionInvalid:
+            pass
+        except OperationFailure as exc:
+            if exc.code != NAMESPACE_EXISTS:
+                raise
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -181,6 +200,8 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
                 document["account"] = account
         if not documents and tracking is None:
             return []
+        if tracking is None:
+            return self.group_commit.submit(PendingSave(documents, unique_keys))
 
         def write(session: ClientSession) -> list[int]:
             self.claim_keys_in(session, unique_keys)
@@ -192,6 +213,37 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
         return self.datastore.transaction(
             write, serialise_on=f"{self.counters.name}/{self.log_name}" if documents else ""
         )
+
+    def _write_group(self, saves: Sequence[PendingSave]) -> list[list[int]]:
+        """Writes the saves of a group in one transaction; the ids of each save."""
+        if len(saves) == 1:
+            only = saves[0]
+
+            def write_one(session: ClientSession) -> list[list[int]]:
+                self.claim_keys_in(session, only.unique_keys)
+                return [self.append_in(session, only.documents)]
+
+            return self.datastore.transaction(write_one, serialise_on=self._serialise_key)
+        documents = [document for save in saves for document in save.documents]
+        keys = [{"_id": key} for save in saves for key in save.unique_keys]
+
+        def write(session: ClientSession) -> list[list[int]]:
+            if keys:
+                # A key taken fails the whole group (as an IntegrityError); the
+                # group commit then writes each save alone to find whose it was.
+                self.keys.insert_many(keys, ordered=True, session=session)
+            ids = self.append_in(session, documents)
+            split: list[list[int]] = []
+            for save in saves:
+                split.append(ids[: len(save.documents)])
+                ids = ids[len(save.documents) :]
+            return split
+
+        return self.datastore.transaction(write, serialise_on=self._serialise_key)
+
+    @property
+    def _serialise_key(self) -> str:
+        return f"{self.counters.name}/{self.log_name}"
 
     def claim_keys_in(self, session: ClientSession, keys: Sequence[str]) -> None:
         """Claims unique keys inside the caller's transaction (see UniqueKeyTaken)."""
@@ -277,12 +329,16 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
             "log": self.log_name,
             "notification_id": {"$gte": first, "$lte": last},
         }
-        if topics:
-            query["topic"] = topics[0] if len(topics) == 1 else {"$in": list(topics)}
+        # Topics are matched here, not in the query: the embedded server's planner
+        # turns a query with a topic condition into a collection scan (measured: 57
+        # ms at 2,800 events, growing with the log), even given an index hint.
         with self.datastore.translated_errors():
             documents = list(
                 self.events.find(query, {"_id": 0, "log": 0, "account": 0, "recorded_at": 0})
             )
+        if topics:
+            wanted = set(topics)
+            documents = [document for document in documents if document["topic"] in wanted]
         documents.sort(key=lambda document: int(document["notification_id"]))
         return [
             Notification(
@@ -376,6 +432,7 @@ class MongoProcessRecorder(MongoTrackingRecorder, MongoApplicationRecorder, Proc
         *,
         log_name: str = DEFAULT_LOG,
         poll_interval: float = 1.0,
+        follow_settle: float = 0.25,
     ) -> None:
         MongoTrackingRecorder.__init__(self, datastore, tracking_collection_name)
         MongoApplicationRecorder.__init__(
@@ -384,6 +441,7 @@ class MongoProcessRecorder(MongoTrackingRecorder, MongoApplicationRecorder, Proc
             events_collection_name,
             log_name=log_name,
             poll_interval=poll_interval,
+            follow_settle=follow_settle,
         )
 
     def create_indexes(self) -> None:

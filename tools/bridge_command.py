@@ -87,6 +87,11 @@ def context_source(
 
 async def run_bridge(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
+    # A stop asked for while starting up is honoured once started, cleanly: the
+    # default action would end the process at once, with nothing shut down.
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     # Every database call runs in a thread: give them enough threads.
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=48))
     bridge_settings = bridge_from_env(settings.environ, settings.timezone)
@@ -123,9 +128,6 @@ async def run_bridge(settings: Settings) -> int:
         app.event_log, db, configured=webhooks_from_env(settings.environ)
     )
 
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     background: list[asyncio.Task[None]] = []
     webhook_runner = None
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -88,7 +89,22 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     return parser, handlers
 
 
+class StopBeforeStart(SystemExit):
+    """Raised when SIGTERM arrives before the command installed its own handling:
+    nothing has started, so there is nothing to stop but the process, cleanly."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+
+def _stop_before_start(signum: int, frame: object) -> None:
+    raise StopBeforeStart
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # Commands install their own SIGTERM handling once running; until then (the
+    # imports and connecting can take seconds) the default would kill the process.
+    signal.signal(signal.SIGTERM, _stop_before_start)
     parser, handlers = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -10,6 +10,10 @@ requests and read back what it received. As a process it serves a default reply
 with configurable latency and error rate:
 
     python -m parley.tools.fake_gemini --port 8765 --latency-ms 200 --error-rate 0.05
+
+and two control routes for a harness: `GET /_fake/stats` (counts) and
+`POST /_fake/outage` with `{"seconds": 30}`, which fails every request with 503
+for that long (an outage of the model service, on demand).
 """
 
 from __future__ import annotations
@@ -205,13 +209,20 @@ class FakeGemini:
         error_rate: float = 0.0,
         seed: int = 0,
         model_version: str = DEFAULT_MODEL_VERSION,
+        keep_requests: bool = True,
     ) -> None:
         self.latency_s = latency_s
         self.error_rate = error_rate
         self.model_version = model_version
+        # A long-running process keeps counts only: every prompt kept would grow
+        # its memory with the run.
+        self.keep_requests = keep_requests
         self.requests: list[ReceivedRequest] = []
+        self.request_count = 0
+        self.failed_count = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self._outage_until = 0.0  # loop time until which every request fails
         self._script: deque[Scripted] = deque()
         self._random = random.Random(seed)
         self._closing = asyncio.Event()
@@ -225,12 +236,13 @@ class FakeGemini:
     async def wait_for_requests(self, count: int) -> None:
         """Returns once `count` requests have arrived (answered or not)."""
         async with self._arrival:
-            await self._arrival.wait_for(lambda: len(self.requests) >= count)
+            await self._arrival.wait_for(lambda: self.request_count >= count)
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/{version}/models/{model_and_method}", self._handle)
         app.router.add_get("/_fake/stats", self._stats)
+        app.router.add_post("/_fake/outage", self._outage)
         app.on_shutdown.append(self._on_shutdown)
         return app
 
@@ -256,9 +268,28 @@ class FakeGemini:
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"requests": len(self.requests), "max_in_flight": self.max_in_flight},
+            {
+                "requests": self.request_count,
+                "failed": self.failed_count,
+                "max_in_flight": self.max_in_flight,
+                "outage_left_s": round(max(0.0, self._outage_until - _now()), 3),
+            },
             dumps=lambda value: orjson.dumps(value).decode(),
         )
+
+    def start_outage(self, seconds: float) -> None:
+        """Fails every request that is not scripted with 503 for `seconds`."""
+        self._outage_until = _now() + seconds
+
+    async def _outage(self, request: web.Request) -> web.Response:
+        try:
+            seconds = float((await request.json())["seconds"])
+        except (ValueError, KeyError, TypeError):
+            return self._json(error_body(400, 'expected {"seconds": number}'), 400)
+        if not 0 <= seconds <= 3600:
+            return self._json(error_body(400, "seconds must be from 0 to 3600"), 400)
+        self.start_outage(seconds)
+        return self._json({"outage_seconds": seconds})
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         model, _, method = request.match_info["model_and_method"].partition(":")
@@ -267,15 +298,17 @@ class FakeGemini:
             body: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
             body = raw.decode(errors="replace")
-        self.requests.append(
-            ReceivedRequest(
-                version=request.match_info["version"],
-                model=model,
-                method=method,
-                headers=dict(request.headers),
-                body=body,
+        self.request_count += 1
+        if self.keep_requests:
+            self.requests.append(
+                ReceivedRequest(
+                    version=request.match_info["version"],
+                    model=model,
+                    method=method,
+                    headers=dict(request.headers),
+                    body=body,
+                )
             )
-        )
         async with self._arrival:
             self._arrival.notify_all()
         if method != "generateContent":
@@ -305,7 +338,11 @@ class FakeGemini:
     async def _default(self, body: Any) -> web.Response:
         if self.latency_s:
             await self._pause(self.latency_s)
+        if _now() < self._outage_until:
+            self.failed_count += 1
+            return self._json(error_body(503, "the fake is in an outage"), 503)
         if self.error_rate and self._random.random() < self.error_rate:
+            self.failed_count += 1
             return self._json(error_body(503, "the fake is configured to fail"), 503)
         text = _last_user_text(body)
         reply = f"(fake gemini) you said: {text[:80]}" if text else "(fake gemini) hello"
@@ -327,6 +364,10 @@ class FakeGemini:
     @staticmethod
     def _json(body: Mapping[str, Any], status: int = 200) -> web.Response:
         return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
 
 
 def _last_user_text(body: Any) -> str:
@@ -356,7 +397,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--error-rate must be between 0 and 1")
     if args.latency_ms < 0:
         parser.error("--latency-ms must not be negative")
-    fake = FakeGemini(latency_s=args.latency_ms / 1000, error_rate=args.error_rate, seed=args.seed)
+    fake = FakeGemini(
+        latency_s=args.latency_ms / 1000,
+        error_rate=args.error_rate,
+        seed=args.seed,
+        keep_requests=False,
+    )
     web.run_app(
         fake.app(),
         host=args.host,

@@ -39,6 +39,7 @@ from parley.bridge.cloud_api.graph import (
     Sleep,
     TextRequest,
 )
+from parley.bridge.cloud_api.memory import AcceptedSends, WindowMemory
 from parley.bridge.cloud_api.payloads import WebhookBatch
 from parley.bridge.cloud_api.state import CloudApiState, SendState
 from parley.bridge.ports import (
@@ -100,6 +101,8 @@ class CloudApiTransport:
         self._session: aiohttp.ClientSession | None = None
         self._graph: GraphClient | None = None
         self._status = TransportStatus(TransportState.STOPPED)
+        self._windows = WindowMemory()
+        self._accepted = AcceptedSends()
 
     @property
     def status(self) -> TransportStatus:
@@ -144,13 +147,15 @@ class CloudApiTransport:
             # The window is recorded first: a reply may be sent as soon as the
             # sink has the message.
             for chat_id, at in latest.items():
-                await asyncio.to_thread(self._state.record_inbound, chat_id, at)
+                if self._windows.needs_write(chat_id, at):
+                    await asyncio.to_thread(self._state.record_inbound, chat_id, at)
+                    self._windows.stored(chat_id, at)
             delivered = 0
             for message in batch.messages:
                 await sink.on_message(message)
                 delivered += 1
             for notice in batch.statuses:
-                if notice.outbound_id:
+                if notice.outbound_id and notice.outbound_id not in self._accepted:
                     await asyncio.to_thread(
                         self._state.record_status,
                         notice.outbound_id,
@@ -181,7 +186,7 @@ class CloudApiTransport:
         earlier = await asyncio.to_thread(self._state.begin_send, message.outbound_id, chat_id, now)
         if earlier is not None and earlier.state is SendState.ACCEPTED:
             return SendReceipt(earlier.wa_message_id, earlier.sent_at or now)
-        last_inbound = await asyncio.to_thread(self._state.last_inbound, chat_id)
+        last_inbound = await self._last_inbound(chat_id, now)
         if last_inbound is None or now - last_inbound >= SERVICE_WINDOW:
             since = "never" if last_inbound is None else last_inbound.isoformat(timespec="seconds")
             reason = (
@@ -216,6 +221,7 @@ class CloudApiTransport:
             await asyncio.to_thread(
                 self._state.record_accepted, message.outbound_id, wa_message_id, sent_at
             )
+            self._accepted.add(message.outbound_id)
         except PyMongoError:
             # It went out: raising now would invite a second send. The caller
             # records the receipt in the event log; only lookup_sent loses it.
@@ -232,6 +238,17 @@ class CloudApiTransport:
             },
         )
         return SendReceipt(wa_message_id=wa_message_id, sent_at=sent_at)
+
+    async def _last_inbound(self, chat_id: str, now: datetime) -> datetime | None:
+        """When the contact last wrote: what this process saw, or, when that says
+        the window is closed (or it saw nothing), what the database holds."""
+        seen = self._windows.last_inbound(chat_id)
+        if seen is not None and now - seen < SERVICE_WINDOW:
+            return seen
+        stored = await asyncio.to_thread(self._state.last_inbound, chat_id)
+        if stored is None:
+            return seen
+        return stored if seen is None else max(seen, stored)
 
     async def _record_refused(self, outbound_id: str, reason: str) -> None:
         await asyncio.to_thread(self._state.record_refused, outbound_id, reason)

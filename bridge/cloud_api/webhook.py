@@ -10,14 +10,18 @@ by WhatsApp message id.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+from typing import Any
 
 import orjson
 from aiohttp import web
+from eventsourcing.persistence import PersistenceError
 from parley.bridge.cloud_api.payloads import PayloadError, parse_notification
 from parley.bridge.cloud_api.signature import SignatureCheck, check_signature
 from parley.bridge.cloud_api.transport import CloudApiTransport
 from parley.bridge.ports import TransportUnavailable
+from pymongo.errors import PyMongoError
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +84,8 @@ async def receive_notification(request: web.Request) -> web.StreamResponse:
         if check is SignatureCheck.MISSING:
             return _error(401, "X-Hub-Signature-256 header missing or malformed")
         return _error(403, "X-Hub-Signature-256 does not match the body")
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
+    document = _json(body)
+    if document is None:
         return _error(400, "body is not JSON")
     try:
         batch = parse_notification(
@@ -101,6 +104,11 @@ async def receive_notification(request: web.Request) -> web.StreamResponse:
     except TimeoutError:
         log.warning("webhook sink too slow; Meta will retry", extra=_peer(request))
         return _error(503, "busy; retry later")
+    except (PersistenceError, PyMongoError) as exc:
+        # The database is away (restarting, failing over): not our bug, and Meta
+        # retries; what was recorded stays recorded, the rest comes again.
+        log.warning("webhook not recorded: database unavailable", extra={"error": str(exc)})
+        return _error(503, "database unavailable; retry later")
     except Exception:
         log.exception("webhook delivery failed", extra=_peer(request))
         return _error(500, "internal error; retry later")
@@ -120,6 +128,25 @@ async def receive_notification(request: web.Request) -> web.StreamResponse:
             status=400,
         )
     return web.json_response(answer)
+
+
+def _json(body: bytes) -> Any | None:
+    """The decoded body, or None when it is not JSON.
+
+    orjson refuses escapes of lone UTF-16 surrogates (`"\\ud800"`), which are valid
+    JSON and which WhatsApp does send when a client cut an emoji in half. Such a
+    body is read by the standard library instead; the intake replaces the lone
+    surrogates before anything is stored. Refusing it would make Meta retry the
+    same body forever, and the message would never be recorded.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body)
+    except ValueError:  # also UnicodeDecodeError: bytes that are not UTF-8
+        return None
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -88,7 +88,9 @@ def make_process(
         transport=transport,
         context_source=AggregateContextSource(app),
         clock=clock,
-        settings=ReplySettings(backoff_initial=0.01, backoff_max=0.05, send_attempts=3),
+        settings=ReplySettings(
+            backoff_initial=0.01, backoff_max=0.05, send_attempts=3, unknown_outcome_wait=0.3
+        ),
     )
 
 
@@ -418,3 +420,110 @@ async def test_bad_inbound_is_refused_and_nothing_stored(app: ParleyApp) -> None
     ]
     assert "bad \ufffd surrogate".encode() in received[0].state
     assert b"lone UTF-16 surrogates replaced" in received[0].state
+
+
+async def test_a_reply_in_doubt_that_is_confirmed_meanwhile_is_recorded_sent_not_resent(
+    app: ParleyApp, model: RecordingModel, transport: RecordingTransport, clock: Clock
+) -> None:
+    from parley.domain.application import ReplyOutcome
+
+    result = app.receive(inbound("got it?"))
+    assert result.thread_id is not None
+    wa_id = next(iter(app.get_thread(result.thread_id).inbound))
+    outcome = ReplyOutcome("Yes", "m", 1.0, None, None, "STOP", "d", False, "")
+    app.record_generated(result.thread_id, wa_id, outcome, T0)
+    transport.lookup_answer = LookupResult.UNKNOWN  # the crash left the send in doubt
+    process = make_process(app, model, transport, clock)
+    process.settings = replace(process.settings, unknown_outcome_wait=20.0)
+    async with running(process):
+        await eventually(lambda: transport.lookups >= 2)
+        # The status webhook arrives: the transport now knows it went out.
+        reply_id = next(iter(app.get_thread(result.thread_id).replies))
+        transport.lookup_answer = None
+        from parley.bridge.ports import OutboundMessage
+
+        transport.sent.append(OutboundMessage(reply_id, "491511234567@c.us", "Yes"))
+        await eventually(lambda: reply_statuses(app, result.thread_id) == [ReplyStatus.SENT])
+    assert len(transport.sent) == 1
+    names = event_names(app, result.thread_id)
+    assert "ReplyFailed" not in names
+
+
+class FailingOnceApp(ParleyApp):
+    """The write side losing the database for one save: the one after `fail_after`
+    successful saves through `change`."""
+
+    fail_after = 1
+
+    def change(self, aggregate, change):  # type: ignore[no-untyped-def]
+        self.fail_after -= 1
+        if self.fail_after == -1:
+            from eventsourcing.persistence import OperationalError
+
+            raise OperationalError("the database went away")
+        return super().change(aggregate, change)
+
+
+async def test_a_sent_reply_whose_record_failed_is_looked_up_not_sent_again(
+    mongo_uri: str,
+    database_name: str,
+    model: RecordingModel,
+    transport: RecordingTransport,
+    clock: Clock,
+) -> None:
+    app = FailingOnceApp(
+        env=factory_settings(mongo_uri, database_name), rules=BotRules(quiet_hours={})
+    )
+    try:
+        result = app.receive(inbound("one reply, please"))
+        assert result.thread_id is not None
+        # Save 1 records the generated reply; save 2 (the sent record) fails once.
+        async with running(make_process(app, model, transport, clock)):
+            await eventually(lambda: reply_statuses(app, result.thread_id) == [ReplyStatus.SENT])
+        assert len(transport.sent) == 1
+        assert transport.lookups == 1
+        assert event_names(app, result.thread_id).count("ReplySent") == 1
+    finally:
+        app.close()
+
+
+async def test_the_checkpoint_reaches_the_last_followed_position_without_reloading_each(
+    mongo_uri: str,
+    database_name: str,
+    model: RecordingModel,
+    transport: RecordingTransport,
+    clock: Clock,
+) -> None:
+    class CountingApp(ParleyApp):
+        loads = 0
+
+        def get_thread(self, thread_id: UUID):  # type: ignore[no-untyped-def]
+            self.loads += 1
+            return super().get_thread(thread_id)
+
+    app = CountingApp(
+        env=factory_settings(mongo_uri, database_name, MONGODB_POLL_INTERVAL=0.2),
+        rules=BotRules(quiet_hours={}),
+    )
+    try:
+        process = make_process(app, model, transport, clock)
+        intake = Intake(app, on_recorded=process.nudge)  # type: ignore[arg-type]
+        async with running(process):
+            for index in range(6):
+                await intake.on_message(
+                    inbound(f"question {index}", at=T0 + timedelta(seconds=index))
+                )
+                await eventually(lambda index=index: len(transport.sent) == index + 1)
+            followed = [
+                n.id
+                for n in app.event_log.select_notifications(1, 1000)
+                if n.topic.endswith(("MessageReceived", "ReplyGenerated"))
+            ]
+            await eventually(
+                lambda: app.event_log.max_tracking_id(process.checkpoint_name) == followed[-1]
+            )
+        # Each message was nudged; its two log positions needed no load of their own.
+        assert len(followed) == 12
+        assert app.loads < len(followed)
+    finally:
+        app.close()

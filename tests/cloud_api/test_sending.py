@@ -289,3 +289,33 @@ async def test_sending_before_start_is_unavailable(rig: CloudRig) -> None:
     idle = rig.another_transport()
     with pytest.raises(TransportUnavailable):
         await idle.send_text(reply())
+
+
+async def test_a_burst_of_messages_stores_the_window_once_and_a_restart_errs_early(
+    rig: CloudRig,
+) -> None:
+    first = rig.clock.now.replace(microsecond=0)
+    for index in range(5):  # within a minute of the stored time: one write
+        await alice_writes(rig, first + timedelta(seconds=10 * index), wamid=f"wamid.B{index}")
+    assert rig.transport.last_inbound_at(CHAT) == first
+
+    # This process saw the newest message (40 s later) and answers by it.
+    rig.clock.now = first + timedelta(hours=24, seconds=20)
+    await rig.transport.send_text(reply("seen-here"))
+    await rig.transport.stop()
+
+    # A new process knows only the stored time, under a minute older: it closes
+    # the window a little early, never late.
+    restarted = rig.another_transport()
+    await restarted.start(rig.sink)
+    try:
+        with pytest.raises(SendRejected):
+            await restarted.send_text(reply("after-restart"))
+        rig.clock.now = first + timedelta(hours=23, minutes=59)
+        await restarted.send_text(reply("within-the-stored-window"))
+    finally:
+        await restarted.stop()
+    assert [r.body["biz_opaque_callback_data"] for r in rig.graph.requests] == [
+        "seen-here",
+        "within-the-stored-window",
+    ]

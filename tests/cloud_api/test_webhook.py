@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import orjson
+from eventsourcing.persistence import OperationalError
 from parley.bridge.cloud_api import CloudApiTransport, create_webhook_app
 from parley.bridge.cloud_api.signature import sign
-from parley.domain.messages import DeliveryStatus, MessageKind
+from parley.domain.messages import DeliveryStatus, InboundMessage, MessageKind
 from testkit import meta_webhooks as meta
 from testkit.cloud_rig import APP_SECRET, VERIFY_TOKEN, CloudRig
 from testkit.local_http import serve
+from testkit.recording_sink import RecordingSink
 
 ALICE = "447700900123"
 BOB = "15551230000"
@@ -167,6 +170,31 @@ async def test_bad_payloads_get_a_clear_400(rig: CloudRig) -> None:
     assert rig.sink.messages == []
 
 
+async def test_a_lone_surrogate_escape_is_accepted_not_refused_as_bad_json(rig: CloudRig) -> None:
+    # Valid JSON that orjson refuses; refusing it would make Meta retry it forever.
+    document = meta.notification(
+        meta.messages_change(
+            meta.text(ALICE, "wamid.HALF", "half an emoji: \ud83d!", T0),
+            contacts=((ALICE, "Al\udc00ice"),),
+        )
+    )
+    body = json.dumps(document).encode()
+    assert b"\\ud83d" in body
+
+    status, answer = await rig.post(body)
+
+    assert (status, answer["accepted"]) == (200, 1)
+    [message] = rig.sink.messages
+    assert message.text == "half an emoji: \ud83d!"  # the intake replaces it before storing
+    assert message.push_name == "Al\udc00ice"
+
+
+async def test_a_body_that_is_not_utf8_is_refused_as_bad_json(rig: CloudRig) -> None:
+    status, answer = await rig.post(b'{"object": "whatsapp_business_account", "x": "\xff"}')
+    assert (status, answer["error"]) == (400, "body is not JSON")
+    assert rig.sink.messages == []
+
+
 async def test_a_malformed_item_is_reported_and_its_neighbours_are_kept(rig: CloudRig) -> None:
     broken = meta.text(ALICE, "wamid.BAD", "no id", T0)
     del broken["id"]
@@ -208,3 +236,26 @@ async def test_a_post_before_the_transport_starts_is_answered_503(rig: CloudRig)
         headers = {"X-Hub-Signature-256": sign(APP_SECRET, body)}
         async with rig.http.post(url, data=body, headers=headers) as response:
             assert response.status == 503
+
+
+class DatabaseAwaySink(RecordingSink):
+    async def on_message(self, message: InboundMessage) -> None:
+        raise OperationalError("the database is restarting")
+
+
+async def test_a_post_while_the_database_is_away_is_answered_503_for_meta_to_retry(
+    rig: CloudRig,
+) -> None:
+    away = CloudApiTransport(rig.transport.config, rig.db, account="acme", clock=rig.clock)
+    await away.start(DatabaseAwaySink())
+    document = meta.notification(meta.messages_change(meta.text(ALICE, "wamid.D", "hi", T0)))
+    body = orjson.dumps(document)
+    try:
+        async with serve(create_webhook_app(away)) as base:
+            url = base + away.config.webhook_path
+            headers = {"X-Hub-Signature-256": sign(APP_SECRET, body)}
+            async with rig.http.post(url, data=body, headers=headers) as response:
+                assert response.status == 503
+                assert (await response.json())["error"] == "database unavailable; retry later"
+    finally:
+        await away.stop()

@@ -135,3 +135,49 @@ def test_a_topic_filtered_follower_skips_other_events(recorder: MongoApplication
         seen = [next(subscription) for _ in range(3)]
     assert [n.topic for n in seen] == ["wanted"] * 3
     assert [n.id for n in seen] == sorted(n.id for n in seen)
+
+
+def test_a_burst_of_writes_reaches_a_settling_follower_as_one_page(
+    recorder: MongoApplicationRecorder,
+) -> None:
+    from parley.eventstore.subscription import MongoSubscription
+
+    class PageCounting(MongoSubscription):
+        pages: list[int]
+
+        def _put(self, notifications: list[Notification]) -> bool:
+            self.pages.append(len(notifications))
+            return super()._put(notifications)
+
+    PageCounting.pages = []
+    recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")])
+    with PageCounting(recorder, gt=0, settle=1.0, poll_interval=30) as subscription:
+        assert next(subscription).id == 1
+        for _ in range(10):  # one wake-up, then the follower settles
+            recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"burst")])
+        seen = [next(subscription).id for _ in range(10)]
+    assert seen == list(range(2, 12))
+    assert PageCounting.pages[0] == 1
+    assert len(PageCounting.pages) < 11, "every write of the burst was read on its own"
+
+
+def test_processes_starting_together_all_set_up_the_store(
+    mongo_uri: str, database_name: str
+) -> None:
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        recorder = MongoApplicationRecorder(MongoDatastore(mongo_uri, database_name), "events")
+        barrier.wait()
+        try:
+            recorder.create_indexes()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []

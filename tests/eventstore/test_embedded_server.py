@@ -196,3 +196,24 @@ def test_a_bad_setting_is_one_line_and_a_nonzero_exit(tmp_path: Path) -> None:
     assert done.stderr.strip() == (
         "parley: PARLEY_MONGODB_URI must start with mongodb:// or mongodb+srv://"
     )
+
+
+def test_a_restart_on_the_same_port_keeps_every_uri_valid(own_server: EmbeddedServer) -> None:
+    uri = own_server.ensure_running()
+    record = own_server.status().record
+    assert record is not None
+    app = Notes(env=factory_settings(uri, "same_port"))
+    note = Note("written before the stop")
+    app.save(note)
+    app.close()
+
+    assert own_server.stop()
+    # At once, while the old server may still hold the port on its way out.
+    again = own_server.ensure_running(port=record.port)
+
+    assert again == uri
+    reopened = Notes(env=factory_settings(uri, "same_port"))
+    try:
+        assert reopened.repository.get(note.id).text == "written before the stop"
+    finally:
+        reopened.close()

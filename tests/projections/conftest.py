@@ -24,7 +24,9 @@ def live_history(mongo_uri: str) -> Iterator[LiveHistory]:
     a projector follows the log while the history is written."""
     name = unique_database_name("history")
     writer = make_app(mongo_uri, name)
-    follower = make_app(mongo_uri, name, MONGODB_POLL_INTERVAL=0.2)
+    # No settle before each read: the projector follows every commit, in as many
+    # small batches as the writes make (the harder case for rebuild equality).
+    follower = make_app(mongo_uri, name, MONGODB_POLL_INTERVAL=0.2, MONGODB_FOLLOW_SETTLE=0)
     projector = Projector(
         follower, ProjectorSettings(batch_size=200, lease_seconds=30, poll_interval=0.2)
     )

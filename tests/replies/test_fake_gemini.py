@@ -93,3 +93,29 @@ async def test_stopping_the_fake_releases_a_request_it_never_answers() -> None:
         response = await asyncio.wait_for(pending, timeout=10)
 
     assert response.status == 503
+
+
+async def test_an_outage_on_demand_fails_every_call_until_it_ends(
+    make_model: ModelFactory,
+) -> None:
+    fake = FakeGemini()
+    base_url = await fake.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{base_url}/_fake/outage", json={"seconds": 600}) as answer:
+                assert answer.status == 200
+            during = await make_model(base_url=base_url, retries=1).generate(make_context())
+            async with session.post(f"{base_url}/_fake/outage", json={"seconds": 0}) as answer:
+                assert answer.status == 200
+            after = await make_model(base_url=base_url, retries=0).generate(make_context())
+            async with session.post(f"{base_url}/_fake/outage", json={"seconds": -1}) as answer:
+                assert answer.status == 400
+            async with session.get(f"{base_url}/_fake/stats") as response:
+                stats = await response.json()
+    finally:
+        await fake.stop()
+
+    assert during.is_fallback
+    assert reason_code(during.fallback_reason) == "server_error"
+    assert not after.is_fallback
+    assert (stats["requests"], stats["failed"]) == (3, 2)
