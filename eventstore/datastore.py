@@ -111,7 +111,6 @@ class MongoDatastore:
     def close(self) -> None:
         if self._owns_client and not self._closed:
             self._closed = True  # the library closes again when it collects the app
-            self.sessions.forget()
             self.client.close()
 
     def lock_for(self, key: str) -> threading.Lock:

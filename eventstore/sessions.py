@@ -12,7 +12,12 @@ So each process notes the server sessions it runs transactions on (the driver
 pools them: a handful per process) in `parley_sessions`, under its host, pid and
 start time, and a process starting up kills the sessions of every process on its
 host that is gone (`killSessions` aborts their open transactions at once), then
-forgets them. A process on another host is never touched: its liveness cannot
+forgets them. A process stopping cleanly leaves its record for that clean-up
+too: killing sessions that already ended does nothing, and closing must not
+talk to the server (the library closes an application again from `__del__`,
+inside the garbage collector, where starting the driver's threads deadlocks).
+
+A process on another host is never touched: its liveness cannot
 be seen from here, and its transactions still end with their lifetime.
 """
 
@@ -27,7 +32,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import pymongo
 from bson.binary import UUID_SUBTYPE, Binary
 from pymongo import MongoClient
 from pymongo.client_session import ClientSession
@@ -132,14 +136,3 @@ class SessionLedger:
             )
         self._cleared = True
         return dead
-
-    def forget(self) -> None:
-        """This process is stopping cleanly: its sessions need no clean-up."""
-        if not self._noted:
-            return
-        try:
-            with pymongo.timeout(2.0):  # a stopped server must not hold up the exit
-                self.collection.delete_one({"_id": self.key})
-        except PyMongoError as exc:
-            # The next process to start removes it anyway (this one will be gone).
-            log.debug("could not remove this process's sessions", extra={"error": str(exc)})

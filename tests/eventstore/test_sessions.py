@@ -63,18 +63,31 @@ def test_a_killed_writers_open_transaction_does_not_stall_the_next_process(
         stuck.wait(timeout=30)
 
 
-def test_a_process_stopping_cleanly_leaves_nothing_to_clean_up(
+CLEAN_WRITER = """
+import sys
+from uuid import uuid4
+from eventsourcing.persistence import StoredEvent
+from parley.eventstore.datastore import MongoDatastore
+from parley.eventstore.recorders import MongoApplicationRecorder
+datastore = MongoDatastore(sys.argv[1], sys.argv[2])
+MongoApplicationRecorder(datastore, "events").insert_events([StoredEvent(uuid4(), 1, "t", b"x")])
+datastore.close()
+"""
+
+
+def test_a_cleanly_stopped_process_is_cleaned_up_by_the_next_start(
     mongo_uri: str, database_name: str
 ) -> None:
-    datastore = MongoDatastore(mongo_uri, database_name)
-    recorder = MongoApplicationRecorder(datastore, "events")
-    recorder.create_indexes()
-    recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"x")])
-    ledger = datastore.db[COLLECTION]
-    assert ledger.count_documents({"_id": datastore.sessions.key}) == 1
-    datastore.close()
-    check = MongoDatastore(mongo_uri, database_name)
-    try:
-        assert check.db[COLLECTION].count_documents({"_id": datastore.sessions.key}) == 0
-    finally:
-        check.close()
+    setup = MongoApplicationRecorder(MongoDatastore(mongo_uri, database_name), "events")
+    setup.create_indexes()
+    writer = subprocess.run(
+        [sys.executable, "-c", CLEAN_WRITER, mongo_uri, database_name], timeout=120, check=True
+    )
+    assert writer.returncode == 0
+    ledger = setup.datastore.db[COLLECTION]
+    # Closing talked to nobody (it may run inside the garbage collector) ...
+    assert ledger.count_documents({"host": setup.datastore.sessions.host}) == 1
+    # ... and the next process to start forgets the record of the one that is gone.
+    assert setup.datastore.sessions.clear_dead() == 1
+    assert ledger.count_documents({}) == 0
+    setup.datastore.close()
