@@ -83,12 +83,19 @@ def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(
 
     kills = 0
     deadline = time.monotonic() + 240
-    while sent_replies(app, thread_ids) < INBOUND and kills < 8:
+    sent = sent_replies(app, thread_ids)
+    while sent < INBOUND and kills < 8:
         runner = spawn("testkit.reply_runner", mongo_uri, database_name, receiver)
-        time.sleep(rng.uniform(0.6, 2.0))
+        # Killed mid-work: once it has sent something new, at a random moment
+        # after (a fixed delay would miss the work as it gets faster).
+        while sent_replies(app, thread_ids) == sent and runner.poll() is None:
+            assert time.monotonic() < deadline, "the reply process made no progress"
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.3))
         runner.send_signal(signal.SIGKILL)
         runner.wait(timeout=30)
         kills += 1
+        sent = sent_replies(app, thread_ids)
     runner = spawn("testkit.reply_runner", mongo_uri, database_name, receiver)
     try:
         while sent_replies(app, thread_ids) < INBOUND:
