@@ -128,6 +128,7 @@ class ReplyProcess:
         self._stopping = asyncio.Event()
         self._watermark = Watermark(0)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sending: set[asyncio.Future[Thread]] = set()
 
     # --------------------------------------------------------------- running
 
@@ -250,6 +251,12 @@ class ReplyProcess:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        if self._sending:  # sends the cancelled passes leave running, bounded by their timeout
+            sending = set(self._sending)
+            await asyncio.wait(sending, timeout=self.settings.send_timeout + 5)
+            for send in sending:
+                if send.done() and not send.cancelled():
+                    send.exception()  # retrieved: its pass is gone, the next start looks
 
     async def _save_checkpoint(self, saved: int) -> int:
         position = self._watermark.done_up_to
@@ -374,10 +381,16 @@ class ReplyProcess:
                     return await self._record_failed(
                         thread, reply_id, UNKNOWN_OUTCOME, attempt, True
                     )
+            # A send and the record of its outcome run to the end even when this
+            # pass is cancelled at shutdown: cut between the two, the reply would
+            # be out but not recorded as sent (`_finish_in_flight` waits for them).
+            sending = asyncio.ensure_future(
+                self._send_and_record(thread, reply_id, outbound, attempt, extra)
+            )
+            self._sending.add(sending)
+            sending.add_done_callback(self._sending.discard)
             try:
-                receipt = await asyncio.wait_for(
-                    self.transport.send_text(outbound), self.settings.send_timeout
-                )
+                return await asyncio.shield(sending)
             except SendRejected as exc:
                 return await self._record_failed(thread, reply_id, str(exc), attempt, True)
             except TransportUnavailable as exc:
@@ -386,9 +399,6 @@ class ReplyProcess:
             except (TransportError, TimeoutError, OSError) as exc:
                 may_have_gone = True  # it may have left: ask before trying again
                 last_error = str(exc) or type(exc).__name__
-            else:
-                log.info("reply sent", extra={**extra, "attempts": attempt})
-                return await self._record_sent(thread, reply_id, receipt, attempt)
             log.warning("send failed, retrying", extra={**extra, "error": last_error})
             await self._pause(backoff)
             backoff = min(backoff * 2, self.settings.backoff_max)
@@ -396,6 +406,22 @@ class ReplyProcess:
         return await self._record_failed(
             thread, reply_id, reason, self.settings.send_attempts, False
         )
+
+    async def _send_and_record(
+        self,
+        thread: Thread,
+        reply_id: str,
+        outbound: OutboundMessage,
+        attempt: int,
+        extra: dict[str, str],
+    ) -> Thread:
+        """One send, then the record that it went out; the transport's errors are
+        raised with nothing recorded, for `_deliver` to decide."""
+        receipt = await asyncio.wait_for(
+            self.transport.send_text(outbound), self.settings.send_timeout
+        )
+        log.info("reply sent", extra={**extra, "attempts": attempt})
+        return await self._record_sent(thread, reply_id, receipt, attempt)
 
     async def _look_up(self, outbound: OutboundMessage, extra: dict[str, str]) -> SentLookup:
         """Asks the transport whether a reply went out; while it cannot tell, asks

@@ -90,11 +90,13 @@ class CloudApiTransport:
         clock: Clock = utc_now,
         sleep: Sleep = asyncio.sleep,
         sink_timeout: float = 10.0,
+        stop_grace: float = 30.0,
     ) -> None:
         self.config = config
         self.account = account
         self.clock = clock
         self.sink_timeout = sink_timeout
+        self.stop_grace = stop_grace  # seconds `stop` waits for sends under way
         self._sleep = sleep
         self._state = CloudApiState(db, account)
         self._sink: InboundSink | None = None
@@ -103,6 +105,7 @@ class CloudApiTransport:
         self._status = TransportStatus(TransportState.STOPPED)
         self._windows = WindowMemory()
         self._accepted = AcceptedSends()
+        self._in_flight: set[asyncio.Future[SendReceipt]] = set()
 
     @property
     def status(self) -> TransportStatus:
@@ -119,6 +122,9 @@ class CloudApiTransport:
         )
 
     async def stop(self) -> None:
+        if self._in_flight:
+            # Each send is bounded by the Graph client's own timeouts and retries.
+            await asyncio.wait(set(self._in_flight), timeout=self.stop_grace)
         if self._session is not None:
             await self._session.close()
         self._session = None
@@ -181,8 +187,20 @@ class CloudApiTransport:
             raise SendRejected("an empty message cannot be sent")
         if len(message.text) > MAX_TEXT:
             raise SendRejected(f"WhatsApp takes at most {MAX_TEXT} characters in one message")
-        now = self.clock()
         chat_id = message.chat_id if match.group(2) else f"{match.group(1)}@c.us"
+        # From the ledger's "pending" on, a send runs to its outcome even when the
+        # caller is cancelled (a stop, a timeout): cut short, it would leave the
+        # send pending with nothing sent, which the next start must treat as in
+        # doubt and never resend. `stop` waits for these.
+        send = asyncio.ensure_future(self._send(graph, message, match.group(1), chat_id))
+        self._in_flight.add(send)
+        send.add_done_callback(self._in_flight.discard)
+        return await asyncio.shield(send)
+
+    async def _send(
+        self, graph: GraphClient, message: OutboundMessage, number: str, chat_id: str
+    ) -> SendReceipt:
+        now = self.clock()
         earlier = await asyncio.to_thread(self._state.begin_send, message.outbound_id, chat_id, now)
         if earlier is not None and earlier.state is SendState.ACCEPTED:
             return SendReceipt(earlier.wa_message_id, earlier.sent_at or now)
@@ -196,7 +214,7 @@ class CloudApiTransport:
             await self._record_refused(message.outbound_id, reason)
             raise SendRejected(reason)
         request = TextRequest(
-            to=match.group(1),
+            to=number,
             text=message.text,
             quoted_message_id=message.quoted_message_id,
             outbound_id=message.outbound_id,

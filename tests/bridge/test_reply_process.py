@@ -15,7 +15,9 @@ from parley.bridge.intake import Intake
 from parley.bridge.ports import (
     GeneratedReply,
     LookupResult,
+    OutboundMessage,
     ReplyContext,
+    SendReceipt,
     SendRejected,
     TransportUnavailable,
 )
@@ -527,3 +529,38 @@ async def test_the_checkpoint_reaches_the_last_followed_position_without_reloadi
         assert app.loads < len(followed)
     finally:
         app.close()
+
+
+class SlowTransport(RecordingTransport):
+    """Holds each send until released, as a slow network would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send_text(self, message: OutboundMessage) -> SendReceipt:
+        self.started.set()
+        await self.release.wait()
+        return await super().send_text(message)
+
+
+async def test_a_stop_during_a_send_lets_it_finish_and_records_it(
+    app: ParleyApp, model: RecordingModel, clock: Clock
+) -> None:
+    transport = SlowTransport()
+    process = make_process(app, model, transport, clock)
+    process.settings = replace(process.settings, shutdown_grace=0.05)
+    result = app.receive(inbound("Can you confirm Friday?"))
+    assert result.thread_id is not None
+    stop = asyncio.Event()
+    task = asyncio.create_task(process.run(stop))
+    await asyncio.wait_for(transport.started.wait(), 30)
+    stop.set()  # the pass is cancelled after 50 ms; the send under way is not
+    await asyncio.sleep(0.3)
+    assert not task.done()  # still waiting for the send
+    transport.release.set()
+    await asyncio.wait_for(task, 30)
+    assert len(transport.sent) == 1
+    assert reply_statuses(app, result.thread_id) == [ReplyStatus.SENT]
+    assert event_names(app, result.thread_id)[-1] == "ReplySent"

@@ -3,6 +3,7 @@ timeouts, the 24-hour window and what `lookup_sent` can tell afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -319,3 +320,21 @@ async def test_a_burst_of_messages_stores_the_window_once_and_a_restart_errs_ear
         "seen-here",
         "within-the-stored-window",
     ]
+
+
+async def test_a_send_its_caller_gives_up_on_still_runs_to_its_outcome(rig: CloudRig) -> None:
+    """Cancelled once the send is under way (a shutdown, a caller's timeout), the
+    send is not cut between "pending" and the request: left there, the next start
+    could only call it in doubt and never resend it."""
+    await alice_writes(rig, rig.clock.now)
+    caller = asyncio.create_task(rig.transport.send_text(reply()))
+    await asyncio.sleep(0)  # the send has begun: its ledger entry is being written
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+
+    await rig.transport.stop()  # waits for sends under way
+
+    assert len(rig.graph.requests) == 1
+    lookup = await rig.transport.lookup_sent(reply())
+    assert lookup.result is LookupResult.SENT

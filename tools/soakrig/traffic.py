@@ -93,33 +93,14 @@ class Planned:
         """The webhook body Meta would POST for this message."""
         sent = int(time.time()) if timestamp is None else timestamp
         message = _message(self, sent)
-        document = {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": WABA_ID,
-                    "changes": [
-                        {
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {
-                                    "display_phone_number": DISPLAY_NUMBER,
-                                    "phone_number_id": PHONE_NUMBER_ID,
-                                },
-                                "contacts": [
-                                    {
-                                        "profile": {"name": self.conversation.name},
-                                        "wa_id": self.conversation.wa_id,
-                                    }
-                                ],
-                                "messages": [message],
-                            },
-                            "field": "messages",
-                        }
-                    ],
-                }
-            ],
-        }
+        document = _envelope(
+            {
+                "contacts": [
+                    {"profile": {"name": self.conversation.name}, "wa_id": self.conversation.wa_id}
+                ],
+                "messages": [message],
+            }
+        )
         if self.kind is Kind.SURROGATE:
             # orjson cannot write a lone surrogate; the standard library escapes it
             # as JSON allows ("\ud83d"), which is what a buggy client produces.
@@ -230,25 +211,23 @@ def status_body(outbound_id: str, wamid: str, recipient: str, timestamp: int) ->
         "conversation": {"id": f"conv-{recipient}", "origin": {"type": "service"}},
         "pricing": {"billable": True, "pricing_model": "PMP", "category": "service"},
     }
-    document = {
+    return orjson.dumps(_envelope({"statuses": [status]}))
+
+
+def _envelope(value: dict[str, Any]) -> dict[str, Any]:
+    """A webhook document as Meta wraps one change of our number."""
+    metadata = {"display_phone_number": DISPLAY_NUMBER, "phone_number_id": PHONE_NUMBER_ID}
+    return {
         "object": "whatsapp_business_account",
         "entry": [
             {
                 "id": WABA_ID,
                 "changes": [
                     {
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": DISPLAY_NUMBER,
-                                "phone_number_id": PHONE_NUMBER_ID,
-                            },
-                            "statuses": [status],
-                        },
+                        "value": {"messaging_product": "whatsapp", "metadata": metadata, **value},
                         "field": "messages",
                     }
                 ],
             }
         ],
     }
-    return orjson.dumps(document)
