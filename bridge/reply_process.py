@@ -31,7 +31,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
@@ -50,7 +50,7 @@ from parley.bridge.ports import (
     TransportUnavailable,
 )
 from parley.bridge.watermark import Watermark
-from parley.domain.application import ParleyApp
+from parley.domain.application import ParleyApp, ReplyOutcome
 from parley.domain.rules import reply_withhold_reason
 from parley.domain.thread import ReplyStatus, Thread, event_topic
 from pymongo.errors import PyMongoError
@@ -319,22 +319,10 @@ class ReplyProcess:
             log.info("reply withheld", extra={**extra, "reason": withheld})
             return thread
         reply = await self.model.generate(context)
+        outcome = ReplyOutcome(**asdict(reply), context_digest=context.digest())
         generated_at = self.clock()
         reply_id, thread = await self._change(
-            thread,
-            lambda t: t.record_generated(
-                in_reply_to=wa_message_id,
-                text=reply.text,
-                model=reply.model,
-                latency_ms=reply.latency_ms,
-                prompt_tokens=reply.prompt_tokens,
-                response_tokens=reply.response_tokens,
-                finish_reason=reply.finish_reason,
-                context_digest=context.digest(),
-                is_fallback=reply.is_fallback,
-                fallback_reason=reply.fallback_reason,
-                generated_at=generated_at,
-            ),
+            thread, lambda t: outcome.record_on(t, wa_message_id, generated_at)
         )
         if not reply_id:
             return thread  # withheld meanwhile (the thread was paused)

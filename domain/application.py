@@ -58,6 +58,22 @@ class ReplyOutcome:
     is_fallback: bool
     fallback_reason: str
 
+    def record_on(self, thread: Thread, in_reply_to: str, at: datetime) -> str:
+        """Records this reply on the thread; its outbound id, or "" when withheld."""
+        return thread.record_generated(
+            in_reply_to=in_reply_to,
+            text=self.text,
+            model=self.model,
+            latency_ms=self.latency_ms,
+            prompt_tokens=self.prompt_tokens,
+            response_tokens=self.response_tokens,
+            finish_reason=self.finish_reason,
+            context_digest=self.context_digest,
+            is_fallback=self.is_fallback,
+            fallback_reason=self.fallback_reason,
+            generated_at=at,
+        )
+
 
 class ParleyApp(Application[UUID]):
     name = "parley"
@@ -254,23 +270,7 @@ class ParleyApp(Application[UUID]):
         self, thread_id: UUID, in_reply_to: str, outcome: ReplyOutcome, at: datetime
     ) -> str:
         """Records a generated reply; returns its outbound id, chosen here, before sending."""
-        return self._update(
-            Thread,
-            thread_id,
-            lambda t: t.record_generated(
-                in_reply_to=in_reply_to,
-                text=outcome.text,
-                model=outcome.model,
-                latency_ms=outcome.latency_ms,
-                prompt_tokens=outcome.prompt_tokens,
-                response_tokens=outcome.response_tokens,
-                finish_reason=outcome.finish_reason,
-                context_digest=outcome.context_digest,
-                is_fallback=outcome.is_fallback,
-                fallback_reason=outcome.fallback_reason,
-                generated_at=at,
-            ),
-        )
+        return self._update(Thread, thread_id, lambda t: outcome.record_on(t, in_reply_to, at))
 
     def record_sent(
         self, thread_id: UUID, reply_id: str, wa_message_id: str, attempts: int, at: datetime
