@@ -21,7 +21,6 @@ from eventsourcing.persistence import Tracking
 from parley.eventstore.datastore import Document
 from parley.projections import histogram
 from parley.projections.base import ReadModelProjection
-from parley.projections.errors import MissingDocument
 from parley.projections.events import (
     ContactRegistered,
     MessageReceived,
@@ -193,9 +192,7 @@ class AnalyticsProjection(ReadModelProjection):
 
     def _thread_book(self, event: Any, tracking: Tracking) -> Document:
         doc_id = f"thread/{event.originator_id}"
-        book = self.get(STATE, doc_id)
-        if book is None:
-            raise MissingDocument(self.name, STATE, doc_id, tracking)
+        book = self.require(STATE, doc_id, tracking)
         return book
 
 

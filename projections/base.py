@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from parley.eventstore.datastore import Document
+from parley.projections.errors import MissingDocument
 from parley.projections.view import CollectionSpec, ReadModelView
 
 
@@ -30,6 +32,14 @@ class ReadModelProjection(Projection[ReadModelView]):
 
     def get(self, collection: str, doc_id: str) -> Document | None:
         return self.view.get(collection, doc_id)
+
+    def require(self, collection: str, doc_id: str, tracking: Tracking) -> Document:
+        """A document an earlier event must have made: its absence means the read
+        model and the log disagree, which stops the projection."""
+        document = self.get(collection, doc_id)
+        if document is None:
+            raise MissingDocument(self.name, collection, doc_id, tracking)
+        return document
 
     def create(self, collection: str, document: Document) -> Document:
         return self.view.create(collection, document)

@@ -16,7 +16,6 @@ from eventsourcing.persistence import Tracking
 from parley.domain.profiles import CustomContext, LearnedStyle
 from parley.eventstore.datastore import Document
 from parley.projections.base import ReadModelProjection
-from parley.projections.errors import MissingDocument
 from parley.projections.events import (
     ContactRegistered,
     MessageReceived,
@@ -145,16 +144,12 @@ class ContactsProjection(ReadModelProjection):
     # -------------------------------------------------------------- helpers
 
     def _contact(self, contact_id: str, tracking: Tracking) -> Document:
-        contact = self.get(CONTACTS, contact_id)
-        if contact is None:
-            raise MissingDocument(self.name, CONTACTS, contact_id, tracking)
+        contact = self.require(CONTACTS, contact_id, tracking)
         contact["position"] = tracking.notification_id
         self.changed(CONTACTS, contact)
         return contact
 
     def _thread_book(self, event: Any, tracking: Tracking) -> Document:
         doc_id = f"thread/{event.originator_id}"
-        book = self.get(STATE, doc_id)
-        if book is None:
-            raise MissingDocument(self.name, STATE, doc_id, tracking)
+        book = self.require(STATE, doc_id, tracking)
         return book

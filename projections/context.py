@@ -16,7 +16,6 @@ from parley.domain import ids
 from parley.domain.profiles import CustomContext, LearnedStyle
 from parley.eventstore.datastore import Document
 from parley.projections.base import ReadModelProjection
-from parley.projections.errors import MissingDocument
 from parley.projections.events import (
     ContactRegistered,
     MessageReceived,
@@ -168,9 +167,7 @@ class ContextProjection(ReadModelProjection):
     @process_event.register(PersonaEdited)
     def _persona_edited(self, event: Any, tracking: Tracking) -> None:
         doc_id = f"persona/{event.originator_id}"
-        book = self.get(STATE, doc_id)
-        if book is None:
-            raise MissingDocument(self.name, STATE, doc_id, tracking)
+        book = self.require(STATE, doc_id, tracking)
         book["values"] = {**book["values"], **stored(event.changes)}
         self.changed(STATE, book)
         self._copy_persona(book, tracking)
@@ -188,16 +185,12 @@ class ContextProjection(ReadModelProjection):
         context["recent"] = [*context["recent"], turn][-RECENT_TURNS:]
 
     def _context(self, contact_id: str, tracking: Tracking) -> Document:
-        context = self.get(CONTEXT, contact_id)
-        if context is None:
-            raise MissingDocument(self.name, CONTEXT, contact_id, tracking)
+        context = self.require(CONTEXT, contact_id, tracking)
         context["position"] = tracking.notification_id
         self.changed(CONTEXT, context)
         return context
 
     def _thread_book(self, event: Any, tracking: Tracking) -> Document:
         doc_id = f"thread/{event.originator_id}"
-        book = self.get(STATE, doc_id)
-        if book is None:
-            raise MissingDocument(self.name, STATE, doc_id, tracking)
+        book = self.require(STATE, doc_id, tracking)
         return book

@@ -14,7 +14,6 @@ from eventsourcing.persistence import Tracking
 from parley.domain import ids
 from parley.eventstore.datastore import Document
 from parley.projections.base import ReadModelProjection
-from parley.projections.errors import MissingDocument
 from parley.projections.events import (
     ConversationStarted,
     DeliveryUpdated,
@@ -164,9 +163,7 @@ class MessagesProjection(ReadModelProjection):
 
     def _thread_fields(self, event: Any, tracking: Tracking) -> Document:
         conversation_id = str(ids.conversation_id(event.account, event.chat_id))
-        conversation = self.get(STATE, f"conversation/{conversation_id}")
-        if conversation is None:
-            raise MissingDocument(self.name, STATE, f"conversation/{conversation_id}", tracking)
+        conversation = self.require(STATE, f"conversation/{conversation_id}", tracking)
         return {
             "thread_id": str(event.originator_id),
             "conversation_id": conversation_id,
@@ -182,8 +179,6 @@ class MessagesProjection(ReadModelProjection):
         return self._message(outbound_id(str(event.originator_id), event.reply_id), tracking)
 
     def _message(self, doc_id: str, tracking: Tracking) -> Document:
-        message = self.get(MESSAGES, doc_id)
-        if message is None:
-            raise MissingDocument(self.name, MESSAGES, doc_id, tracking)
+        message = self.require(MESSAGES, doc_id, tracking)
         self.changed(MESSAGES, message)
         return message

@@ -15,7 +15,6 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from parley.eventstore.datastore import Document
 from parley.projections.base import ReadModelProjection
-from parley.projections.errors import MissingDocument
 from parley.projections.events import (
     BotPaused,
     BotResumed,
@@ -242,9 +241,7 @@ class ThreadsProjection(ReadModelProjection):
     # -------------------------------------------------------------- helpers
 
     def _thread(self, event: Any, tracking: Tracking) -> Document:
-        thread = self.get(THREADS, str(event.originator_id))
-        if thread is None:
-            raise MissingDocument(self.name, THREADS, str(event.originator_id), tracking)
+        thread = self.require(THREADS, str(event.originator_id), tracking)
         thread["position"] = tracking.notification_id
         self.changed(THREADS, thread)
         return thread
