@@ -19,9 +19,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Notification, OperationalError, Subscription
 from pymongo.errors import PyMongoError
@@ -149,17 +148,17 @@ class MongoSubscription(Subscription["MongoApplicationRecorder"]):
             try:
                 with recorder.counters.watch(pipeline, max_await_time_ms=500) as stream:
                     backoff = 0.5
-                    settled_at = 0.0
                     while not self._stopped.is_set() and stream.alive:
                         if stream.try_next() is None:
                             continue
                         self._wake.set()
-                        # The reader settles before it reads; so does this
-                        # watcher, which then takes what came meanwhile in one
-                        # batch instead of asking the server after every write.
-                        if self._settle > 0 and time.monotonic() - settled_at >= self._settle:
+                        # The server answers a waiting getMore as soon as one write
+                        # lands, so asking again at once costs a round trip per
+                        # commit. Once the changes in hand are used up, this
+                        # watcher settles first, like the reader, and the next
+                        # getMore brings what came meanwhile in one batch.
+                        if self._settle > 0 and not _has_buffered(stream):
                             self._stopped.wait(self._settle)
-                            settled_at = time.monotonic()
             except PyMongoError as exc:
                 if self._stopped.is_set():
                     return
@@ -168,3 +167,11 @@ class MongoSubscription(Subscription["MongoApplicationRecorder"]):
                 )
                 self._stopped.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+
+def _has_buffered(stream: Any) -> bool:
+    """Whether the change stream holds changes already fetched. pymongo has no
+    public way to ask; where its cursor's buffer cannot be seen, say yes, which
+    only forgoes the settle (a round trip per commit, never a backlog)."""
+    buffered = getattr(getattr(stream, "_cursor", None), "_data", None)
+    return buffered is None or len(buffered) > 0

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from parley.eventstore.datastore import MongoDatastore
 from parley.eventstore.recorders import MongoApplicationRecorder
+from pymongo import MongoClient, monitoring
 from testkit.writers import append_racing
 
 WRITERS = 4
@@ -159,6 +162,46 @@ def test_a_burst_of_writes_reaches_a_settling_follower_as_one_page(
     assert seen == list(range(2, 12))
     assert PageCounting.pages[0] == 1
     assert len(PageCounting.pages) < 11, "every write of the burst was read on its own"
+
+
+def test_a_burst_of_writes_costs_the_watcher_a_few_round_trips_not_one_each(
+    recorder: MongoApplicationRecorder,
+) -> None:
+    from parley.eventstore.subscription import MongoSubscription
+
+    class GetMores(monitoring.CommandListener):
+        count = 0
+
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            if event.command_name == "getMore" and event.command.get("collection") == (
+                recorder.counters.name
+            ):
+                GetMores.count += 1
+
+        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+            return None
+
+        def failed(self, event: monitoring.CommandFailedEvent) -> None:
+            return None
+
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        recorder.datastore.uri, uuidRepresentation="standard", event_listeners=[GetMores()]
+    )
+    follower = MongoApplicationRecorder(
+        MongoDatastore(recorder.datastore.uri, recorder.datastore.database_name, client=client),
+        "stored_events",
+    )
+    recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")])
+    with MongoSubscription(follower, gt=0, settle=0.25, poll_interval=30) as subscription:
+        assert next(subscription).id == 1
+        GetMores.count = 0
+        for _ in range(60):  # writes spread over several settle periods
+            recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"burst")])
+            time.sleep(0.01)
+        assert [next(subscription).id for _ in range(60)] == list(range(2, 62))
+    client.close()
+    # Each getMore waits for the next write; asked at once, it would bring one each.
+    assert GetMores.count < 20, f"{GetMores.count} getMores for 60 writes"
 
 
 def test_processes_starting_together_all_set_up_the_store(
