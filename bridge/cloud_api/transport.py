@@ -201,10 +201,12 @@ class CloudApiTransport:
         self, graph: GraphClient, message: OutboundMessage, number: str, chat_id: str
     ) -> SendReceipt:
         now = self.clock()
+        # Read before the ledger says "pending": a crash between "pending" and the
+        # request leaves the send in doubt for good, so nothing waits in between.
+        last_inbound = await self._last_inbound(chat_id, now)
         earlier = await asyncio.to_thread(self._state.begin_send, message.outbound_id, chat_id, now)
         if earlier is not None and earlier.state is SendState.ACCEPTED:
             return SendReceipt(earlier.wa_message_id, earlier.sent_at or now)
-        last_inbound = await self._last_inbound(chat_id, now)
         if last_inbound is None or now - last_inbound >= SERVICE_WINDOW:
             since = "never" if last_inbound is None else last_inbound.isoformat(timespec="seconds")
             reason = (
