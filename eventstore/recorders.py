@@ -339,17 +339,7 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
         if topics:
             wanted = set(topics)
             documents = [document for document in documents if document["topic"] in wanted]
-        documents.sort(key=lambda document: int(document["notification_id"]))
-        return [
-            Notification(
-                id=document["notification_id"],
-                originator_id=document["originator_id"],
-                originator_version=document["originator_version"],
-                topic=document["topic"],
-                state=document["state"],
-            )
-            for document in documents
-        ]
+        return notifications_in_order(documents)
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
@@ -450,3 +440,18 @@ class MongoProcessRecorder(MongoTrackingRecorder, MongoApplicationRecorder, Proc
 
     def insert_tracking_in(self, session: ClientSession, tracking: Tracking) -> None:
         MongoTrackingRecorder.insert_tracking_in(self, session, tracking)
+
+
+def notifications_in_order(documents: list[Document]) -> list[Notification]:
+    """Stored event documents as the library's notifications, by log position."""
+    documents.sort(key=lambda document: int(document["notification_id"]))
+    return [
+        Notification(
+            id=document["notification_id"],
+            originator_id=document["originator_id"],
+            originator_version=document["originator_version"],
+            topic=document["topic"],
+            state=document["state"],
+        )
+        for document in documents
+    ]

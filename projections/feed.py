@@ -13,7 +13,7 @@ import queue
 
 from eventsourcing.persistence import Notification
 from parley.eventstore.datastore import Document
-from parley.eventstore.recorders import MongoApplicationRecorder
+from parley.eventstore.recorders import MongoApplicationRecorder, notifications_in_order
 from parley.eventstore.subscription import MongoSubscription
 
 
@@ -69,14 +69,4 @@ def read_page(recorder: MongoApplicationRecorder, first: int, limit: int) -> lis
     query: Document = {"log": recorder.log_name, "notification_id": {"$gte": first, "$lte": last}}
     with recorder.datastore.translated_errors():
         documents = list(recorder.events.find(query, batch_size=limit))
-    documents.sort(key=lambda document: int(document["notification_id"]))
-    return [
-        Notification(
-            id=document["notification_id"],
-            originator_id=document["originator_id"],
-            originator_version=document["originator_version"],
-            topic=document["topic"],
-            state=document["state"],
-        )
-        for document in documents
-    ]
+    return notifications_in_order(documents)

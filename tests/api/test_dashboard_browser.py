@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from testkit.api import TOKEN, inbound, open_parley
+from testkit.browser_launch import launch_chromium
 from testkit.seeding import (
     EPOCH,
     analytics_document,
@@ -21,27 +21,16 @@ from testkit.seeding import (
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 NUMBER = "15551234567"
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 
 @pytest.fixture
 async def browser_page() -> AsyncIterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed")
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await launch_chromium(playwright)
         context = await browser.new_context(viewport={"width": 1200, "height": 900})
         page = await context.new_page()
         page.set_default_timeout(20_000)

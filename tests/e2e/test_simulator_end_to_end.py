@@ -6,7 +6,6 @@ the embedded database. A message typed as a contact comes back answered."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,18 +18,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from parley.http.app import create_app
 from parley.http.simulator import SimulatorExtension
 from testkit.api import TOKEN, api_config
+from testkit.browser_launch import launch_chromium
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -70,13 +60,11 @@ async def api(
 async def test_a_message_typed_on_the_simulator_page_comes_back_answered(
     api: TestClient[Any, Any],
 ) -> None:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed")
     from playwright.async_api import async_playwright
 
     base = str(api.server.make_url("/"))
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await launch_chromium(playwright)
         page = await browser.new_page()
         page.set_default_timeout(30_000)
         try:
