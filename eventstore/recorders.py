@@ -28,6 +28,7 @@ per group (see `group_commit`); each save stays atomic and keeps its own outcome
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -49,7 +50,9 @@ from parley.eventstore.group_commit import GroupCommit, PendingSave
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
-from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
+from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure, PyMongoError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -346,6 +349,12 @@ class MongoApplicationRecorder(MongoAggregateRecorder, ApplicationRecorder):
     ) -> Subscription[ApplicationRecorder]:
         from parley.eventstore.subscription import MongoSubscription
 
+        # A follower starting is a process starting: free what a dead predecessor
+        # left locked now, not at this process's first write, which may never come.
+        try:
+            self.datastore.sessions.clear_dead()
+        except PyMongoError as exc:  # the first transaction tries again
+            log.warning("could not clear dead sessions", extra={"error": str(exc)})
         return MongoSubscription(self, gt=gt, topics=topics)
 
 

@@ -18,6 +18,7 @@ from parley.domain.application import ParleyApp
 from parley.domain.thread import ReplyStatus
 from parley.eventstore.embedded import free_port
 from parley.eventstore.factory import factory_settings
+from parley.eventstore.sessions import COLLECTION as SESSIONS
 from testkit.inbound import T0, inbound
 
 INBOUND = 200
@@ -82,6 +83,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(
         thread_ids.add(result.thread_id)
 
     kills = 0
+    killed: list[int] = []
     deadline = time.monotonic() + 240
     sent = sent_replies(app, thread_ids)
     while sent < INBOUND and kills < 8:
@@ -94,10 +96,18 @@ def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(
         time.sleep(rng.uniform(0.0, 0.3))
         runner.send_signal(signal.SIGKILL)
         runner.wait(timeout=30)
+        killed.append(runner.pid)
         kills += 1
         sent = sent_replies(app, thread_ids)
     runner = spawn("testkit.reply_runner", mongo_uri, database_name, receiver)
     try:
+        # Started, it frees the transactions its killed predecessors left open
+        # (a database dropped behind one would hang the embedded server).
+        ledger = app.recorder.datastore.db[SESSIONS]  # type: ignore[attr-defined]
+        while ledger.count_documents({"pid": {"$in": killed}}):
+            assert time.monotonic() < deadline, "dead processes' sessions were not cleared"
+            assert runner.poll() is None, runner.stderr.read().decode() if runner.stderr else ""
+            time.sleep(0.1)
         while sent_replies(app, thread_ids) < INBOUND:
             assert time.monotonic() < deadline, "replies did not all go out in time"
             assert runner.poll() is None, runner.stderr.read().decode() if runner.stderr else ""
