@@ -79,12 +79,16 @@ class Figures:
     memory: list[Memory] = field(default_factory=list)
     machine_busy: float = math.nan  # share of the machine's CPU busy during the traffic
     machine_cores: float = math.nan
+    # p99 latency (model time subtracted) of the messages posted in each window:
+    # shows whether a queue builds steadily or in bursts.
+    latency_p99_by_window: list[float] = field(default_factory=list)
 
 
 def figures(result: SoakResult) -> Figures:
     picture = result.picture
     graph = result.graph
     latency: list[float] = []
+    posted_latency: list[tuple[float, float]] = []  # (posted at, latency)
     raw: list[float] = []
     model: list[float] = []
     send_times: list[float] = []
@@ -99,6 +103,7 @@ def figures(result: SoakResult) -> Figures:
             model_s = picture.generated[reply_id].latency_ms / 1000
             raw.append(seconds)
             latency.append(max(0.0, seconds - model_s))
+            posted_latency.append((posted, latency[-1]))
             model.append(model_s)
     intake = [
         result.accepted_at[w] - result.first_post[w]
@@ -128,8 +133,16 @@ def figures(result: SoakResult) -> Figures:
             _memory(name, samples, result.traffic_started)
             for name, samples in sorted(result.seen.memory.items())
         ],
+        latency_p99_by_window=_by_window(posted_latency, result.traffic_started),
         **_machine(result),
     )
+
+
+def _by_window(posted_latency: list[tuple[float, float]], start: float) -> list[float]:
+    windows: dict[int, list[float]] = {}
+    for posted, seconds in posted_latency:
+        windows.setdefault(int((posted - start) // WINDOW_S), []).append(seconds)
+    return [percentile(windows[index], 0.99) for index in sorted(windows)]
 
 
 def _machine(result: SoakResult) -> dict[str, float]:
@@ -204,6 +217,8 @@ def render(result: SoakResult) -> str:
         f"  model time included: {found.latency_raw.ms()}",
         f"  the model's own time: {found.model.ms()}",
         f"  webhook answered: {found.intake.ms()}",
+        f"  p99 by {WINDOW_S:.0f}-second window of posting (ms): "
+        + " ".join(f"{seconds * 1000:.0f}" for seconds in found.latency_p99_by_window),
         "throughput:",
         f"  offered {found.offered_rate:.1f}/s; recorded (200s) {found.intake_rate:.1f}/s; "
         f"replies at the Graph API {found.reply_rate:.1f}/s",
