@@ -6,6 +6,9 @@ PARLEY_REPLY_GROUPS       chat ids of groups where the bot answers everything
 PARLEY_MAX_PROCESSED_CHARS  longer texts are cut for analysis and the model (4000)
 PARLEY_REPLY_CONCURRENCY  threads answered at once (16)
 PARLEY_SEND_ATTEMPTS      tries per reply before it is recorded as failed (5)
+PARLEY_AGGREGATE_CACHE    follow_log: serve aggregates from memory, kept true by
+                          following the log (default); ask_store: ask the store
+                          for newer events on every load
 PARLEY_PERSONA_FILE       a JSON file with the persona (name, owner_name,
                           organisation, services, instructions, tone)
 """
@@ -31,6 +34,7 @@ class BridgeSettings:
     rules: BotRules
     reply: ReplySettings
     persona: PersonaProfile | None
+    cache_follows_log: bool = True
 
 
 def from_env(environ: Mapping[str, str], timezone: str) -> BridgeSettings:
@@ -53,7 +57,15 @@ def from_env(environ: Mapping[str, str], timezone: str) -> BridgeSettings:
             send_attempts=_int("PARLEY_SEND_ATTEMPTS", get, 5, 1, 20),
         ),
         persona=_persona(get("PARLEY_PERSONA_FILE")),
+        cache_follows_log=_cache_follows_log(get("PARLEY_AGGREGATE_CACHE", "follow_log")),
     )
+
+
+def _cache_follows_log(raw: str) -> bool:
+    if raw not in ("follow_log", "ask_store"):
+        msg = f"PARLEY_AGGREGATE_CACHE must be follow_log or ask_store, not {raw!r}"
+        raise ConfigError(msg)
+    return raw == "follow_log"
 
 
 def _int(name: str, get: Callable[[str, str], str], default: int, low: int, high: int) -> int:

@@ -8,17 +8,25 @@ its transport received it).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    LRUCache,
+    ProcessingEvent,
+)
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Recording
 from parley.domain import analysis, ids
+from parley.domain.cache_keeper import NewestVersions
 from parley.domain.contact import Contact
 from parley.domain.conversation import Conversation
 from parley.domain.errors import NotFound
@@ -85,6 +93,7 @@ class ParleyApp(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, rules: BotRules | None = None) -> None:
         super().__init__(env)
         self.rules = rules or BotRules()
+        self._newest: NewestVersions | None = None  # set while a CacheKeeper follows the log
 
     def construct_recorder(self) -> ApplicationRecorder:
         # A process recorder: followers of this log (the reply process) record
@@ -206,17 +215,27 @@ class ParleyApp(Application[UUID]):
             style = analysis.learn_style(counterpart.learned_style, recent)
             counterpart.learn_style(style=style, at=at)
         dirty.append(thread)
-        self.save(*dirty, unique_keys=[key], account=message.account)
+        self._save_intake(dirty, key, message.account)
         return IntakeResult(
             duplicate=False, thread_id=thread.id, contact_id=counterpart.id, withheld=withheld
         )
+
+    def _save_intake(self, dirty: list[Any], key: str, account: str) -> None:
+        try:
+            self.save(*dirty, unique_keys=[key], account=account)
+        except UniqueKeyTaken:
+            raise
+        except IntegrityError:
+            for aggregate in dirty:  # one of them was stale: load them all afresh
+                self._forget(aggregate.id)
+            raise
 
     def _current_thread(
         self, conversation: Conversation, at: datetime, dirty: list[Any]
     ) -> Thread | None:
         if conversation.current_thread_id is None:
             return None
-        thread: Thread = self.repository.get(conversation.current_thread_id)
+        thread = self._get(Thread, conversation.current_thread_id)
         thread.catch_up_clock(at)
         if thread.state is ThreadState.ARCHIVED:
             dirty.append(thread)  # keep the Archived event of the old thread
@@ -404,9 +423,59 @@ class ParleyApp(Application[UUID]):
                 self.save(persona, account=account)
                 return persona
             except IntegrityError:
+                self._forget(persona.id)
                 continue
         msg = f"could not save the persona of {account}: too much contention"
         raise IntegrityError(msg)
+
+    # --------------------------------------------------------------- cache
+
+    def trust_cache(self, versions: NewestVersions) -> None:
+        """Serves cached aggregates without asking the store for newer events; the
+        caller (a `CacheKeeper`) follows the log and reports them to `saw_version`."""
+        maxsize = int(self.env.get(self.AGGREGATE_CACHE_MAXSIZE) or 0)
+        if maxsize <= 0:
+            return  # nothing cached, nothing to trust
+        # What the cache holds now was fast-forwarded on load but never updated by
+        # saves: start empty.
+        self.repository.cache = LRUCache(maxsize=maxsize)
+        self._newest = versions
+        self.repository.fastforward = False
+
+    def distrust_cache(self) -> None:
+        """Back to asking the store for newer events on every load."""
+        self.repository.fastforward = True
+        self._newest = None
+
+    def saw_version(self, aggregate_id: UUID, version: int) -> None:
+        """The log holds `version` of an aggregate: a cached older one is dropped."""
+        newest = self._newest
+        if newest is None:
+            return
+        newest.saw(aggregate_id, version)
+        cache = self.repository.cache
+        try:
+            cached = cache.get(aggregate_id) if cache is not None else None
+        except KeyError:
+            return
+        if cached is not None and cached.version < version:
+            self._forget(aggregate_id)
+
+    def _forget(self, aggregate_id: UUID) -> None:
+        cache = self.repository.cache
+        if cache is not None:
+            with contextlib.suppress(KeyError):  # not cached
+                cache.get(aggregate_id, evict=True)
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        recordings = super()._record(processing_event)
+        cache = self.repository.cache
+        if cache is not None and not self.repository.fastforward:
+            # The library caches the saved objects themselves; their callers go on
+            # changing them (the reply process keeps its thread), so cache copies.
+            for aggregate_id, aggregate in processing_event.aggregates.items():
+                cache.put(aggregate_id, deepcopy(aggregate))
+        return recordings
 
     # ------------------------------------------------------------- helpers
 
@@ -419,6 +488,11 @@ class ParleyApp(Application[UUID]):
     def _get_or_none(self, kind: type[A], aggregate_id: UUID) -> A | None:
         try:
             aggregate: Any = self.repository.get(aggregate_id)
+            newest = self._newest
+            if newest is not None and newest.newest(aggregate_id) > aggregate.version:
+                # Read from the store just before a commit the log already showed.
+                self._forget(aggregate_id)
+                aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         if not isinstance(aggregate, kind):
@@ -440,6 +514,7 @@ class ParleyApp(Application[UUID]):
         kind = type(aggregate)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
+                self._forget(aggregate.id)
                 aggregate = self._get(kind, aggregate.id)
             result = change(aggregate)
             try:

@@ -28,6 +28,7 @@ from parley.bridge.settings import from_env as bridge_from_env
 from parley.bridge.status import BridgeStatusWriter
 from parley.bridge.sweeper import ThreadSweeper
 from parley.domain.application import ParleyApp
+from parley.domain.cache_keeper import CacheKeeper
 from parley.domain.profiles import PersonaProfile
 from parley.eventstore.connection import database_uri, open_client
 from parley.eventstore.factory import factory_settings
@@ -130,6 +131,8 @@ async def run_bridge(settings: Settings) -> int:
 
     background: list[asyncio.Task[None]] = []
     webhook_runner = None
+    keeper = CacheKeeper(app, follow=bridge_settings.cache_follows_log)
+    await asyncio.to_thread(keeper.start)
     try:
         await transport.start(intake)
         if webhook_app is not None:
@@ -160,6 +163,7 @@ async def run_bridge(settings: Settings) -> int:
             await dispatcher.stop()
         await asyncio.gather(*background, return_exceptions=True)
         await model.aclose()
+        await asyncio.to_thread(keeper.stop)
         app.close()
         client.close()
         log.info("bridge stopped")
