@@ -353,6 +353,8 @@ class Thread(Aggregate):
         reply["status"] = ReplyStatus.SENT
         reply["wa_message_id"] = wa_message_id
         reply["attempts"] = attempts
+        # WhatsApp took it: its own "sent" acknowledgement would say nothing more.
+        reply["delivery"] = DeliveryStatus.SENT.value
         self.unsent.remove(reply_id)
 
     def record_failed(

@@ -148,6 +148,7 @@ class MessagesProjection(ReadModelProjection):
             wa_message_id=event.wa_message_id,
             attempts=event.attempts,
             sent_at=utc_ms(event.sent_at),
+            delivery="sent",  # as the thread has it: WhatsApp took the message
         )
 
     @process_event.register(ReplyFailed)

@@ -53,6 +53,7 @@ from parley.bridge.ports import (
     TransportStatus,
     TransportUnavailable,
 )
+from parley.domain.messages import DeliveryUpdate
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
@@ -91,12 +92,15 @@ class CloudApiTransport:
         sleep: Sleep = asyncio.sleep,
         sink_timeout: float = 10.0,
         stop_grace: float = 30.0,
+        status_waits_for_send: float = 2.0,
     ) -> None:
         self.config = config
         self.account = account
         self.clock = clock
         self.sink_timeout = sink_timeout
         self.stop_grace = stop_grace  # seconds `stop` waits for sends under way
+        # seconds a status webhook waits for the send it confirms (see `_confirmed`)
+        self.status_waits_for_send = status_waits_for_send
         self._sleep = sleep
         self._state = CloudApiState(db, account)
         self._sink: InboundSink | None = None
@@ -105,7 +109,7 @@ class CloudApiTransport:
         self._status = TransportStatus(TransportState.STOPPED)
         self._windows = WindowMemory()
         self._accepted = AcceptedSends()
-        self._in_flight: set[asyncio.Future[SendReceipt]] = set()
+        self._in_flight: dict[str, asyncio.Future[SendReceipt]] = {}  # by outbound id
 
     @property
     def status(self) -> TransportStatus:
@@ -124,7 +128,7 @@ class CloudApiTransport:
     async def stop(self) -> None:
         if self._in_flight:
             # Each send is bounded by the Graph client's own timeouts and retries.
-            await asyncio.wait(set(self._in_flight), timeout=self.stop_grace)
+            await asyncio.wait(set(self._in_flight.values()), timeout=self.stop_grace)
         if self._session is not None:
             await self._session.close()
         self._session = None
@@ -161,13 +165,8 @@ class CloudApiTransport:
                 await sink.on_message(message)
                 delivered += 1
             for notice in batch.statuses:
-                if notice.outbound_id and notice.outbound_id not in self._accepted:
-                    await asyncio.to_thread(
-                        self._state.record_status,
-                        notice.outbound_id,
-                        notice.update.wa_message_id,
-                        notice.update.at,
-                    )
+                if notice.outbound_id:
+                    await self._confirmed(notice.outbound_id, notice.update)
                 await sink.on_delivery(notice.update)
                 delivered += 1
         return delivered
@@ -193,8 +192,14 @@ class CloudApiTransport:
         # send pending with nothing sent, which the next start must treat as in
         # doubt and never resend. `stop` waits for these.
         send = asyncio.ensure_future(self._send(graph, message, match.group(1), chat_id))
-        self._in_flight.add(send)
-        send.add_done_callback(self._in_flight.discard)
+        outbound_id = message.outbound_id
+        self._in_flight[outbound_id] = send
+
+        def done(finished: asyncio.Future[SendReceipt]) -> None:
+            if self._in_flight.get(outbound_id) is finished:
+                del self._in_flight[outbound_id]
+
+        send.add_done_callback(done)
         return await asyncio.shield(send)
 
     async def _send(
@@ -258,6 +263,22 @@ class CloudApiTransport:
             },
         )
         return SendReceipt(wa_message_id=wa_message_id, sent_at=sent_at)
+
+    async def _confirmed(self, outbound_id: str, update: DeliveryUpdate) -> None:
+        """A status echoing our outbound id: the message reached WhatsApp, whatever
+        became of the request that sent it, and the ledger must say so.
+
+        The status often outruns the Graph API's answer to that very request, whose
+        send then records "accepted" itself a moment later: wait for it rather than
+        write twice. Should this process die meanwhile, the webhook goes unanswered
+        and Meta delivers it again."""
+        sending = self._in_flight.get(outbound_id)
+        if sending is not None:
+            await asyncio.wait({sending}, timeout=self.status_waits_for_send)
+        if outbound_id not in self._accepted:
+            await asyncio.to_thread(
+                self._state.record_status, outbound_id, update.wa_message_id, update.at
+            )
 
     async def _last_inbound(self, chat_id: str, now: datetime) -> datetime | None:
         """When the contact last wrote: what this process saw, or, when that says

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from parley.bridge.cloud_api import CloudApiTransport
+from parley.bridge.cloud_api.state import SENDS
 from parley.bridge.ports import (
     LookupResult,
     OutboundMessage,
@@ -16,6 +17,7 @@ from parley.bridge.ports import (
     TransportState,
     TransportUnavailable,
 )
+from pymongo import monitoring
 from testkit import meta_webhooks as meta
 from testkit.cloud_rig import ACCESS_TOKEN, CloudRig
 from testkit.fake_graph_api import Answer, meta_error
@@ -338,3 +340,80 @@ async def test_a_send_its_caller_gives_up_on_still_runs_to_its_outcome(rig: Clou
     assert len(rig.graph.requests) == 1
     lookup = await rig.transport.lookup_sent(reply())
     assert lookup.result is LookupResult.SENT
+
+
+class LedgerWrites(monitoring.CommandListener):
+    """Counts updates of the send ledger in one database (registered once: pymongo
+    takes listeners only at client creation)."""
+
+    def __init__(self) -> None:
+        self.database = ""
+        self.count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.database_name == self.database and event.command.get("update") == SENDS:
+            self.count += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+LEDGER_WRITES = LedgerWrites()
+monitoring.register(LEDGER_WRITES)
+
+
+async def a_status_for(rig: CloudRig, outbound_id: str, wamid: str) -> int:
+    at = int(rig.clock.now.timestamp())
+    document = meta.notification(
+        meta.statuses_change(meta.status(wamid, "sent", ALICE, at, opaque=outbound_id))
+    )
+    status, _ = await rig.post(document)
+    return status
+
+
+async def until_requested(rig: CloudRig, count: int) -> None:
+    async with asyncio.timeout(5):
+        while len(rig.graph.requests) < count:  # noqa: ASYNC110 - the fake server only records
+            await asyncio.sleep(0.01)
+
+
+async def test_a_status_outrunning_the_graph_answer_waits_for_its_send_and_writes_once(
+    rig: CloudRig, database_name: str
+) -> None:
+    await alice_writes(rig, rig.clock.now)
+    rig.graph.script = [Answer(delay=0.3)]
+    sending = asyncio.create_task(rig.transport.send_text(reply()))
+    await until_requested(rig, 1)
+    LEDGER_WRITES.database = database_name
+    before = LEDGER_WRITES.count
+
+    assert await a_status_for(rig, "out-1", "wamid.STATUS") == 200
+
+    assert sending.done()  # the webhook was answered after the send's own record
+    receipt = await sending
+    assert LEDGER_WRITES.count - before == 1  # "accepted", by the send alone
+    lookup = await rig.transport.lookup_sent(reply())
+    assert lookup.receipt is not None
+    assert lookup.receipt.wa_message_id == receipt.wa_message_id
+
+
+async def test_a_status_for_a_send_still_hanging_confirms_it_after_a_short_wait(
+    rig: CloudRig,
+) -> None:
+    await alice_writes(rig, rig.clock.now)
+    rig.transport.status_waits_for_send = 0.2
+    rig.graph.script = [Answer(hang=True)]
+    sending = asyncio.create_task(rig.transport.send_text(reply()))
+    await until_requested(rig, 1)
+
+    assert await a_status_for(rig, "out-1", "wamid.CONFIRMED") == 200
+
+    assert not sending.done()
+    lookup = await rig.transport.lookup_sent(reply())
+    assert lookup.result is LookupResult.SENT
+    assert lookup.receipt is not None
+    assert lookup.receipt.wa_message_id == "wamid.CONFIRMED"
+    sending.cancel()

@@ -23,6 +23,7 @@ class Answer:
     body: dict[str, Any] | None = None  # None on success: a fresh message id
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False  # never answer (until the server stops)
+    delay: float = 0.0  # seconds before answering
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class FakeGraphApi:
         answer = self.script.pop(0) if self.script else Answer()
         if answer.hang:
             await asyncio.sleep(3600)
+        await asyncio.sleep(answer.delay)
         if answer.body is not None or answer.status != 200:
             return web.json_response(
                 answer.body or {}, status=answer.status, headers=answer.headers
