@@ -5,7 +5,7 @@
 | `PARLEY_PROJECTOR_BATCH_SIZE` | events read, applied and committed together | `2000` |
 | `PARLEY_PROJECTOR_LEASE_SECONDS` | how long a projection's lease lasts unrenewed | `15` |
 | `PARLEY_PROJECTOR_POLL_INTERVAL` | seconds between polls when no change stream wakes us | `1.0` |
-| `PARLEY_PROJECTOR_CACHE_SIZE` | read-model documents kept in memory per collection | `20000` |
+| `PARLEY_PROJECTOR_CACHE_SIZE` | read-model documents kept in memory per collection | `2000` |
 | `PARLEY_PROJECTIONS` | comma-separated projections this process runs | all |
 """
 
@@ -23,7 +23,9 @@ class ProjectorSettings:
     batch_size: int = 2000
     lease_seconds: float = 15.0
     poll_interval: float = 1.0
-    cache_size: int = 20_000
+    # Enough for the conversations in motion; more only fills memory (catch-up of
+    # 100,000 events: 3,757 events/s at 2,000 against 3,898 at 20,000).
+    cache_size: int = 2_000
     projections: tuple[str, ...] = PROJECTION_NAMES
 
     @property
@@ -56,7 +58,7 @@ def from_env(environ: Mapping[str, str]) -> ProjectorSettings:
             environ, "PARLEY_PROJECTOR_POLL_INTERVAL", 1.0, 0.01, 60, integer=False
         ),
         cache_size=int(
-            _number(environ, "PARLEY_PROJECTOR_CACHE_SIZE", 20_000, 100, 10_000_000, integer=True)
+            _number(environ, "PARLEY_PROJECTOR_CACHE_SIZE", 2_000, 100, 10_000_000, integer=True)
         ),
         projections=projections,
     )

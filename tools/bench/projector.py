@@ -78,7 +78,7 @@ def raw_scan(app: ParleyApp) -> float:
     return count / (time.perf_counter() - started)
 
 
-def catch_up(app: ParleyApp, head: int, batch_size: int) -> float:
+def catch_up(app: ParleyApp, head: int, batch_size: int, cache_size: int) -> float:
     """Events per second for all projections, from empty read models to `head`."""
     recorder = recorder_of(app)
     datastore = recorder.datastore
@@ -87,7 +87,10 @@ def catch_up(app: ParleyApp, head: int, batch_size: int) -> float:
         view.drop()
     datastore.db[LEASES].drop()
     projector = Projector(
-        app, ProjectorSettings(batch_size=batch_size, lease_seconds=60, poll_interval=0.5)
+        app,
+        ProjectorSettings(
+            batch_size=batch_size, lease_seconds=60, poll_interval=0.5, cache_size=cache_size
+        ),
     )
     upstream = upstream_name(app.name, recorder.log_name)
     runner = threading.Thread(target=projector.run, name="bench-projector")
@@ -112,12 +115,20 @@ def main() -> None:
         default=ProjectorSettings().batch_size,
         help="events per transaction (default: the projector's)",
     )
+    parser.add_argument(
+        "--cache-size",
+        type=int,
+        default=ProjectorSettings().cache_size,
+        help="read-model documents cached per collection (default: the projector's)",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
     parser.add_argument("--uri", help="an existing replica set (default: own embedded server)")
     parser.add_argument("--database", help="reuse (or keep) the log in this database")
     args = parser.parse_args()
-    if min(args.events, args.conversations, args.batch_size, args.rounds) < 1:
-        parser.error("--events, --conversations, --batch-size and --rounds must be positive")
+    if min(args.events, args.conversations, args.batch_size, args.rounds, args.cache_size) < 1:
+        parser.error(
+            "--events, --conversations, --batch-size, --cache-size and --rounds must be positive"
+        )
 
     folder = server = None
     uri = args.uri
@@ -132,7 +143,7 @@ def main() -> None:
         scans, catch_ups = [], []
         for _ in range(args.rounds):
             scans.append(raw_scan(app))
-            catch_ups.append(catch_up(app, head, args.batch_size))
+            catch_ups.append(catch_up(app, head, args.batch_size, args.cache_size))
         scans.append(raw_scan(app))
     finally:
         if args.database is None:
@@ -149,7 +160,10 @@ def main() -> None:
         print(f"history: {head:,} events written in {writing:.0f}s ({head / writing:,.0f}/s)")
     else:
         print(f"history: {head:,} events (reused)")
-    print(f"projections: {', '.join(PROJECTION_NAMES)}; batch size {args.batch_size}")
+    print(
+        f"projections: {', '.join(PROJECTION_NAMES)}; batch size {args.batch_size}, "
+        f"cache {args.cache_size:,} documents per collection"
+    )
     print(f"  raw scan   {scan:10,.0f} events/s  (mean of {len(scans)})")
     rounds = ", ".join(f"{rate:,.0f}" for rate in catch_ups)
     print(f"  catch-up   {projected:10,.0f} events/s  (rounds: {rounds})")
