@@ -51,6 +51,9 @@ class MessagesProjection(ReadModelProjection):
                 Index((("thread_id", 1), ("seq", 1)), "thread_timeline"),
                 Index((("conversation_id", 1), ("seq", 1)), "conversation_timeline"),
             ),
+            # One document per message, changed again only while its reply is
+            # sent and acknowledged: keep the last few hundred, not thousands.
+            cache_limit=500,
         ),
         CollectionSpec(STATE),
     )

@@ -43,6 +43,10 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 SHADOW_SUFFIX = "__shadow"
+# Ids of evicted documents remembered while the view knows every document (see
+# `_complete`); past this, misses ask the database again, so a projector running
+# for months does not keep one id per message it ever saw.
+EVICTED_REMEMBERED = 50_000
 NAMESPACE_EXISTS = 48
 
 Fence = Callable[[ClientSession], None]
@@ -68,6 +72,9 @@ class CollectionSpec:
     # Compare a changed document with what is stored and skip the write when
     # equal: worth its copying for small documents that often change back.
     write_if_changed: bool = False
+    # At most this many of its documents cached, whatever the view's cache size:
+    # for documents that are hot only for moments after they are made.
+    cache_limit: int | None = None
 
 
 class ReadModelView(MongoTrackingRecorder):
@@ -89,6 +96,9 @@ class ReadModelView(MongoTrackingRecorder):
         self.suffix = suffix
         self.specs = tuple(collections)
         self.cache_size = cache_size
+        self._cache_limits = {
+            spec.name: min(cache_size, spec.cache_limit or cache_size) for spec in collections
+        }
         self.collections: dict[str, Collection[Document]] = {
             spec.name: datastore.db[spec.name + suffix] for spec in collections
         }
@@ -229,12 +239,14 @@ class ReadModelView(MongoTrackingRecorder):
             self._new[name].clear()
             self._dirty[name].clear()
             cache = self._cache[name]
-            while len(cache) > self.cache_size:
+            while len(cache) > self._cache_limits[name]:
                 doc_id, _ = cache.popitem(last=False)
                 if stored is not None:
                     stored.pop(doc_id, None)
                 if self._complete:
                     self._evicted[name].add(doc_id)
+            if len(self._evicted[name]) > EVICTED_REMEMBERED:
+                self._forget_evicted()
         self._positions[upstream] = to_position
         return written
 
@@ -249,6 +261,11 @@ class ReadModelView(MongoTrackingRecorder):
             stored.clear()
         self._positions.clear()
         self._complete = False
+
+    def _forget_evicted(self) -> None:
+        self._complete = False
+        for evicted in self._evicted.values():
+            evicted.clear()
 
     def _is_empty(self) -> bool:
         with self.datastore.translated_errors():
