@@ -22,6 +22,7 @@ from eventsourcing.application import (
     Application,
     LRUCache,
     ProcessingEvent,
+    project_aggregate,
 )
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Recording
@@ -112,9 +113,9 @@ class ParleyApp(Application[UUID]):
     def receive(self, message: InboundMessage) -> IntakeResult:
         """Records an inbound message once, however often WhatsApp delivers it."""
         key = ids.intake_key(message.account, message.wa_message_id)
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             try:
-                return self._receive_once(message, key)
+                return self._receive_once(message, key, fresh=attempt > 0)
             except UniqueKeyTaken:
                 return IntakeResult(duplicate=True)
             except IntegrityError:
@@ -122,12 +123,14 @@ class ParleyApp(Application[UUID]):
         msg = f"could not record message {message.wa_message_id}: too much contention"
         raise IntegrityError(msg)
 
-    def _receive_once(self, message: InboundMessage, key: str) -> IntakeResult:
+    def _receive_once(self, message: InboundMessage, key: str, *, fresh: bool) -> IntakeResult:
         at = message.received_at
         chat_number = message.chat_id.split("@", 1)[0]
         dirty: list[Any] = []
 
-        counterpart = self._get_or_none(Contact, ids.contact_id(message.account, chat_number))
+        counterpart = self._get_or_none(
+            Contact, ids.contact_id(message.account, chat_number), fresh=fresh
+        )
         if counterpart is None:
             name = "" if message.is_group or message.from_me else message.push_name
             counterpart = Contact(
@@ -141,7 +144,9 @@ class ParleyApp(Application[UUID]):
         dirty.append(counterpart)
 
         if message.is_group and not message.from_me and message.sender:
-            sender = self._get_or_none(Contact, ids.contact_id(message.account, message.sender))
+            sender = self._get_or_none(
+                Contact, ids.contact_id(message.account, message.sender), fresh=fresh
+            )
             if sender is None:
                 sender = Contact(
                     account=message.account,
@@ -154,7 +159,7 @@ class ParleyApp(Application[UUID]):
             dirty.append(sender)
 
         conversation = self._get_or_none(
-            Conversation, ids.conversation_id(message.account, message.chat_id)
+            Conversation, ids.conversation_id(message.account, message.chat_id), fresh=fresh
         )
         if conversation is None:
             conversation = Conversation(
@@ -164,7 +169,7 @@ class ParleyApp(Application[UUID]):
                 contact_id=counterpart.id,
                 at=at,
             )
-        thread = self._current_thread(conversation, at, dirty)
+        thread = self._current_thread(conversation, at, dirty, fresh=fresh)
         if thread is None:
             previous = conversation.current_thread_id
             number = conversation.thread_count + 1
@@ -215,27 +220,17 @@ class ParleyApp(Application[UUID]):
             style = analysis.learn_style(counterpart.learned_style, recent)
             counterpart.learn_style(style=style, at=at)
         dirty.append(thread)
-        self._save_intake(dirty, key, message.account)
+        self.save(*dirty, unique_keys=[key], account=message.account)
         return IntakeResult(
             duplicate=False, thread_id=thread.id, contact_id=counterpart.id, withheld=withheld
         )
 
-    def _save_intake(self, dirty: list[Any], key: str, account: str) -> None:
-        try:
-            self.save(*dirty, unique_keys=[key], account=account)
-        except UniqueKeyTaken:
-            raise
-        except IntegrityError:
-            for aggregate in dirty:  # one of them was stale: load them all afresh
-                self._forget(aggregate.id)
-            raise
-
     def _current_thread(
-        self, conversation: Conversation, at: datetime, dirty: list[Any]
+        self, conversation: Conversation, at: datetime, dirty: list[Any], *, fresh: bool
     ) -> Thread | None:
         if conversation.current_thread_id is None:
             return None
-        thread = self._get(Thread, conversation.current_thread_id)
+        thread = self._get(Thread, conversation.current_thread_id, fresh=fresh)
         thread.catch_up_clock(at)
         if thread.state is ThreadState.ARCHIVED:
             dirty.append(thread)  # keep the Archived event of the old thread
@@ -423,7 +418,7 @@ class ParleyApp(Application[UUID]):
                 self.save(persona, account=account)
                 return persona
             except IntegrityError:
-                self._forget(persona.id)
+                self._forget(persona.id)  # rare: a full load is fine
                 continue
         msg = f"could not save the persona of {account}: too much contention"
         raise IntegrityError(msg)
@@ -467,6 +462,26 @@ class ParleyApp(Application[UUID]):
             with contextlib.suppress(KeyError):  # not cached
                 cache.get(aggregate_id, evict=True)
 
+    def _caught_up(self, aggregate_id: UUID) -> Any:
+        """A copy of the cached aggregate with the events stored since, read by
+        one query for those alone: after a conflict on a long thread, rebuilding
+        it from its first event would cost the most exactly when the bridge is
+        busiest (intake and replies meeting on one thread)."""
+        cache = self.repository.cache
+        try:
+            cached = cache.get(aggregate_id) if cache is not None else None
+        except KeyError:
+            cached = None
+        if cached is None:
+            self._forget(aggregate_id)
+            return self.repository.get(aggregate_id)
+        aggregate = deepcopy(cached)
+        newer = self.repository.event_store.get(originator_id=aggregate_id, gt=aggregate.version)
+        caught_up = project_aggregate(aggregate, newer)
+        if caught_up is None:
+            raise AggregateNotFoundError(aggregate_id)
+        return caught_up
+
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         recordings = super()._record(processing_event)
         cache = self.repository.cache
@@ -479,20 +494,24 @@ class ParleyApp(Application[UUID]):
 
     # ------------------------------------------------------------- helpers
 
-    def _get(self, kind: type[A], aggregate_id: UUID) -> A:
-        found = self._get_or_none(kind, aggregate_id)
+    def _get(self, kind: type[A], aggregate_id: UUID, *, fresh: bool = False) -> A:
+        found = self._get_or_none(kind, aggregate_id, fresh=fresh)
         if found is None:
             raise NotFound(f"{kind.__name__} {aggregate_id}")
         return found
 
-    def _get_or_none(self, kind: type[A], aggregate_id: UUID) -> A | None:
+    def _get_or_none(self, kind: type[A], aggregate_id: UUID, *, fresh: bool = False) -> A | None:
+        """The aggregate, or None if it has no events. `fresh`: with every event
+        stored (after a conflict), even while the cache is trusted."""
+        newest = self._newest
         try:
-            aggregate: Any = self.repository.get(aggregate_id)
-            newest = self._newest
-            if newest is not None and newest.newest(aggregate_id) > aggregate.version:
-                # Read from the store just before a commit the log already showed.
-                self._forget(aggregate_id)
+            if fresh and newest is not None:
+                aggregate: Any = self._caught_up(aggregate_id)
+            else:
                 aggregate = self.repository.get(aggregate_id)
+                if newest is not None and newest.newest(aggregate_id) > aggregate.version:
+                    # Read from the store just before a commit the log already showed.
+                    aggregate = self._caught_up(aggregate_id)
         except AggregateNotFoundError:
             return None
         if not isinstance(aggregate, kind):
@@ -514,8 +533,7 @@ class ParleyApp(Application[UUID]):
         kind = type(aggregate)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
-                self._forget(aggregate.id)
-                aggregate = self._get(kind, aggregate.id)
+                aggregate = self._get(kind, aggregate.id, fresh=True)
             result = change(aggregate)
             try:
                 self.save(aggregate, account=getattr(aggregate, "account", None))

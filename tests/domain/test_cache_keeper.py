@@ -30,6 +30,8 @@ class EventReads(monitoring.CommandListener):
     def __init__(self) -> None:
         self.database = ""
         self.count = 0
+        self.documents = 0  # event documents those finds brought back
+        self._request_ids: set[int] = set()
         self._lock = threading.Lock()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
@@ -38,9 +40,13 @@ class EventReads(monitoring.CommandListener):
         if str(event.command.get("find", "")).endswith("_events"):
             with self._lock:
                 self.count += 1
+                self._request_ids.add(event.request_id)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        with self._lock:
+            if event.request_id in self._request_ids:
+                self._request_ids.discard(event.request_id)
+                self.documents += len(event.reply.get("cursor", {}).get("firstBatch", []))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
@@ -140,6 +146,24 @@ def test_a_write_on_a_stale_aggregate_is_decided_again_on_the_stored_one(
     # thread is loaded and says the message is withheld: no reply is recorded.
     assert bridge.record_generated(result.thread_id, message.wa_message_id, reply(), T0) == ""
     assert bridge.get_thread(result.thread_id).replies == {}
+
+
+def test_a_conflict_on_a_long_thread_reads_only_the_events_since_the_cached_copy(
+    apps: tuple[ParleyApp, ParleyApp],
+) -> None:
+    bridge, other = apps
+    bridge.trust_cache(NewestVersions())
+    number = "491510000008"
+    for minute in range(10):
+        last = inbound("one more thing", number=number, at=T0 + timedelta(minutes=minute))
+        thread_id = bridge.receive(last).thread_id
+    assert thread_id is not None
+    assert bridge.get_thread(thread_id).version > 30
+    other.withhold_reply(thread_id, last.wa_message_id, "operator answers", at=T0)
+
+    before = EVENT_READS.documents
+    assert bridge.record_generated(thread_id, last.wa_message_id, reply(), T0) == ""
+    assert EVENT_READS.documents - before == 1  # the withholding, not the thread's history
 
 
 def test_a_load_that_raced_the_log_is_read_again(apps: tuple[ParleyApp, ParleyApp]) -> None:
