@@ -65,12 +65,33 @@ class Turn(TypedDict):
     at: datetime
 
 
+def _copied(value: Any) -> Any:
+    """A container and the records in it copied; values themselves shared."""
+    if isinstance(value, dict):
+        return {key: dict(item) if isinstance(item, dict) else item for key, item in value.items()}
+    if isinstance(value, list):
+        return [dict(item) if isinstance(item, dict) else item for item in value]
+    return value
+
+
 class Thread(Aggregate):
     """One period of a conversation with one chat."""
 
     @staticmethod
     def create_id(conversation_id: UUID, number: int, **_: Any) -> UUID:
         return ids.thread_id(conversation_id, number)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Thread:
+        """A copy sharing nothing that changes. The application copies a thread on
+        every load and save, and `copy.deepcopy` walked every record of a long one.
+        Every attribute is a value that is only ever replaced, a list, or a dict
+        of records (or a list of dicts) whose values are only ever replaced; so
+        copying the containers and their records is a deep copy.
+        (tests/domain/test_thread_copy.py keeps that true.)"""
+        copied = object.__new__(type(self))
+        copied.__dict__.update({name: _copied(value) for name, value in self.__dict__.items()})
+        memo[id(self)] = copied
+        return copied
 
     @event("Opened")
     def __init__(
