@@ -448,13 +448,19 @@ class ParleyApp(Application[UUID]):
         if newest is None:
             return
         newest.saw(aggregate_id, version)
-        cache = self.repository.cache
-        try:
-            cached = cache.get(aggregate_id) if cache is not None else None
-        except KeyError:
-            return
+        cached = self._cached(aggregate_id)
         if cached is not None and cached.version < version:
             self._forget(aggregate_id)
+
+    def _cached(self, aggregate_id: UUID) -> Any | None:
+        """The cached aggregate itself (not a copy: only to read), if any."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            return cache.get(aggregate_id)
+        except KeyError:
+            return None
 
     def _forget(self, aggregate_id: UUID) -> None:
         cache = self.repository.cache
@@ -467,13 +473,8 @@ class ParleyApp(Application[UUID]):
         one query for those alone: after a conflict on a long thread, rebuilding
         it from its first event would cost the most exactly when the bridge is
         busiest (intake and replies meeting on one thread)."""
-        cache = self.repository.cache
-        try:
-            cached = cache.get(aggregate_id) if cache is not None else None
-        except KeyError:
-            cached = None
+        cached = self._cached(aggregate_id)
         if cached is None:
-            self._forget(aggregate_id)
             return self.repository.get(aggregate_id)
         aggregate = deepcopy(cached)
         newer = self.repository.event_store.get(originator_id=aggregate_id, gt=aggregate.version)

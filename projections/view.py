@@ -95,7 +95,6 @@ class ReadModelView(MongoTrackingRecorder):
         self.projection = projection
         self.suffix = suffix
         self.specs = tuple(collections)
-        self.cache_size = cache_size
         self._cache_limits = {
             spec.name: min(cache_size, spec.cache_limit or cache_size) for spec in collections
         }
@@ -256,11 +255,10 @@ class ReadModelView(MongoTrackingRecorder):
             self._cache[name].clear()
             self._new[name].clear()
             self._dirty[name].clear()
-            self._evicted[name].clear()
         for stored in self._stored.values():
             stored.clear()
         self._positions.clear()
-        self._complete = False
+        self._forget_evicted()
 
     def _forget_evicted(self) -> None:
         self._complete = False
